@@ -1,0 +1,45 @@
+# Two commands do all set-up: `make demo` and `make test`. Each step is skipped when already done.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint format bench java clean
+
+demo: $(STAMP) java
+	$(BIN)/python examples/quickstart.py
+
+test: $(STAMP) java
+	$(BIN)/python -m pytest tests
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP) java
+	$(BIN)/python benchmarks/etl.py --quick
+
+# Java 17 for Spark / RayDP: installed only when no `java` is on PATH.
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "java not found: installing openjdk-17-jre-headless"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(BIN)/uv: $(BIN)/python
+	$(BIN)/python -m pip install -q "uv==0.13.9"
+
+# Reinstall only when the lock file or the project metadata changes.
+$(STAMP): requirements.lock pyproject.toml $(BIN)/uv
+	$(BIN)/uv pip sync --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .pytest_cache
