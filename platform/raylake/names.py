@@ -20,7 +20,9 @@ def validate_part(part: str, kind: str = "name part") -> str:
     if not isinstance(part, str):
         raise InvalidNameError(f"{kind} must be a string, got {type(part).__name__}")
     if len(part) > MAX_PART_LENGTH:
-        raise InvalidNameError(f"{kind} {part[:40]!r}... is longer than {MAX_PART_LENGTH} characters")
+        raise InvalidNameError(
+            f"{kind} {part[:40]!r}... is longer than {MAX_PART_LENGTH} characters"
+        )
     if not _PART.match(part):
         raise InvalidNameError(
             f"invalid {kind} {part!r}: use lower-case ASCII letters, digits and '_', "

@@ -7,6 +7,7 @@ pointing ``RAYLAKE_HOME`` elsewhere moves a whole workspace.
 
 from __future__ import annotations
 
+import getpass
 import os
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,13 @@ def _default_home() -> Path:
     return Path(os.environ.get("RAYLAKE_HOME") or Path.home() / ".raylake").expanduser()
 
 
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (some containers)
+        return "unknown"
+
+
 class Settings(BaseSettings):
     """raylake settings; every field can be set as ``RAYLAKE_<FIELD>``."""
 
@@ -44,15 +52,21 @@ class Settings(BaseSettings):
     storage_root: str | None = Field(
         default=None, description="where tables live: a folder or any URI delta-rs accepts"
     )
+    storage_options: dict[str, str] = Field(
+        default_factory=dict,
+        description="delta-rs storage options for object stores (JSON in the environment)",
+    )
     mlflow_tracking_uri: str | None = Field(
         default=None, description="MLflow tracking URI (default: SQLite in the home)"
     )
     spark_executors: int = Field(default=1, ge=1, description="RayDP Spark executors")
     spark_executor_cores: int = Field(default=2, ge=1, description="cores per Spark executor")
     spark_executor_memory: str = Field(default="2g", description="memory per Spark executor")
-    spark_shuffle_partitions: int = Field(default=4, ge=1, description="spark.sql.shuffle.partitions")
+    spark_shuffle_partitions: int = Field(
+        default=4, ge=1, description="spark.sql.shuffle.partitions"
+    )
     user: str = Field(
-        default_factory=lambda: os.environ.get("USER") or "unknown",
+        default_factory=_default_user,
         description="principal recorded as owner and in history",
     )
 

@@ -1,4 +1,4 @@
-"""JVM options RayDP needs on Java 17 (see DESIGN.md: without them ``from_spark`` kills executors)."""
+"""JVM options RayDP needs on Java 17 (DESIGN.md: without them ``from_spark`` kills executors)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ _OPENS = (
 
 ADD_OPENS: tuple[str, ...] = tuple(f"--add-opens={pkg}=ALL-UNNAMED" for pkg in _OPENS)
 
-# Netty (Arrow, Spark shuffle) needs this on Java 9+ to use direct buffers without reflection errors.
+# Netty (Arrow, Spark shuffle) needs this on Java 9+ to use direct buffers.
 EXTRA: tuple[str, ...] = ("-Dio.netty.tryReflectionSetAccessible=true",)
 
 JVM_OPTIONS: tuple[str, ...] = ADD_OPENS + EXTRA

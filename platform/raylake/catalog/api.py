@@ -1,0 +1,103 @@
+"""``ws.catalog``: schemas, tables, tags and lineage, as users see them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from raylake.catalog.records import LineageEdge, SchemaInfo, TableInfo
+from raylake.catalog.store import CatalogStore
+from raylake.errors import SchemaNotFoundError
+from raylake.names import parse_schema_name, parse_table_name, validate_part
+from raylake.tables.managed import ManagedTables
+
+
+@dataclass(frozen=True)
+class TableDescription:
+    info: TableInfo
+    version: int
+    schema: list[tuple[str, str]]
+    num_rows: int
+    num_files: int
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """Edges into (upstream, transitively) and out of (downstream) one node."""
+
+    name: str
+    upstream: list[LineageEdge]
+    downstream: list[LineageEdge]
+
+
+class Catalog:
+    def __init__(self, store: CatalogStore, tables: ManagedTables, user: str) -> None:
+        self._store = store
+        self._tables = tables
+        self._user = user
+
+    def create_schema(self, name: str, comment: str | None = None) -> SchemaInfo:
+        """Create ``catalog.schema`` (one part: in ``main``); existing schemas are returned."""
+        catalog, schema = parse_schema_name(name)
+        return self._store.create_schema(catalog, schema, self._user, comment)
+
+    def list_schemas(self, catalog: str | None = None) -> list[SchemaInfo]:
+        if catalog is not None:
+            validate_part(catalog, "catalog name")
+        return self._store.list_schemas(catalog)
+
+    def drop_schema(self, name: str) -> None:
+        catalog, schema = parse_schema_name(name)
+        if self._store.get_schema(catalog, schema) is None:
+            raise SchemaNotFoundError(f"schema {catalog}.{schema} does not exist")
+        self._store.drop_schema(catalog, schema)
+
+    def list_tables(self, schema: str | None = None) -> list[TableInfo]:
+        """All tables, or those of ``catalog.schema`` (one part: in ``main``)."""
+        if schema is None:
+            return self._store.list_tables()
+        catalog, name = parse_schema_name(schema)
+        return self._store.list_tables(catalog, name)
+
+    def describe(self, name: str) -> TableDescription:
+        info = self._tables.refresh(name)
+        table = self._tables.get(name)
+        dtable = table._delta()
+        schema = pa_schema_pairs(table.schema)
+        return TableDescription(
+            info, dtable.version(), schema, dtable.count(), len(dtable.file_uris())
+        )
+
+    def set_tags(self, name: str, tags: dict[str, Any]) -> TableInfo:
+        """Merge ``tags`` into the table's; a ``None`` value removes that tag."""
+        for key in tags:
+            if not isinstance(key, str) or not key or len(key) > 255:
+                raise ValueError(f"invalid tag key {key!r}")
+        return self._store.set_tags(parse_table_name(name), tags)
+
+    def set_comment(self, name: str, comment: str | None) -> TableInfo:
+        return self._store.set_comment(parse_table_name(name), comment)
+
+    def register_table(self, name: str, location: str, comment: str | None = None) -> TableInfo:
+        """Register an existing Delta table (written elsewhere) under a catalog name."""
+        return self._tables.register_external(name, location, comment)
+
+    def drop_table(self, name: str, purge: bool = True) -> TableInfo:
+        """Drop the catalog entry; with ``purge`` (the default) delete the data too."""
+        return self._tables.drop(name, purge)
+
+    def lineage(self, name: str) -> Lineage:
+        full = _lineage_key(name)
+        return Lineage(full, self._store.upstream(full), self._store.downstream(full))
+
+
+def _lineage_key(name: str) -> str:
+    # Tables get their full three-part name; other node kinds (runs, models) pass through.
+    try:
+        return str(parse_table_name(name))
+    except ValueError:
+        return name
+
+
+def pa_schema_pairs(schema: Any) -> list[tuple[str, str]]:
+    return [(f.name, str(f.type)) for f in schema]

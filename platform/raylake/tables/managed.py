@@ -1,0 +1,118 @@
+"""Catalog-managed tables: names resolve to locations, writes register and version them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from raylake.catalog import CatalogStore, TableInfo
+from raylake.errors import InvalidArgumentError, SchemaNotFoundError, TableNotFoundError
+from raylake.names import TableName, parse_table_name
+from raylake.settings import Settings
+from raylake.tables import storage, writer
+from raylake.tables.data import kind_of
+from raylake.tables.table import Table
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+class ManagedTables:
+    def __init__(
+        self, settings: Settings, store: CatalogStore, spark: Callable[[], SparkSession]
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._spark = spark
+
+    @property
+    def storage_options(self) -> dict[str, str] | None:
+        return self._settings.storage_options or None
+
+    def write(
+        self,
+        name: str | TableName,
+        data: Any,
+        mode: str = "append",
+        merge_on: Sequence[str] | str | None = None,
+        schema_evolution: bool = False,
+        app_transaction: tuple[str, int] | None = None,
+        comment: str | None = None,
+    ) -> int:
+        """Write ``data`` to ``name`` (created on first write); return the new version."""
+        tname = parse_table_name(name)
+        kind_of(data)  # refuse unsupported data before touching anything
+        if isinstance(merge_on, str):
+            merge_on = [merge_on]
+        options = writer.WriteOptions(
+            mode=mode,  # type: ignore[arg-type]
+            merge_on=tuple(merge_on or ()),
+            schema_evolution=schema_evolution,
+            user=self._settings.user,
+            app_transaction=app_transaction,
+            storage_options=self.storage_options,
+        )
+        writer.validate(options)
+        info = self._store.get_table(tname)
+        if info is None and self._store.get_schema(tname.catalog, tname.schema) is None:
+            raise SchemaNotFoundError(
+                f"schema {tname.schema_name} does not exist: create it with "
+                f"ws.catalog.create_schema({tname.schema_name!r})"
+            )
+        location = (
+            info.location if info else storage.table_location(self._settings.storage_root, tname)
+        )
+        version = writer.write(location, data, options)
+        if info is None:
+            self._store.register_table(tname, location, self._settings.user, comment, version)
+        self._store.record_version(tname, version)
+        return version
+
+    def info(self, name: str | TableName) -> TableInfo:
+        tname = parse_table_name(name)
+        info = self._store.get_table(tname)
+        if info is None:
+            raise TableNotFoundError(f"table {tname} does not exist")
+        return info
+
+    def get(self, name: str | TableName) -> Table:
+        info = self.info(name)
+        tname = parse_table_name(name)
+        return Table(
+            info.full_name,
+            info.location,
+            self.storage_options,
+            self._spark,
+            lambda version: self._store.record_version(tname, version),
+        )
+
+    def register_external(
+        self, name: str | TableName, location: str, comment: str | None = None
+    ) -> TableInfo:
+        """Register an existing Delta table at ``location`` under ``name``."""
+        tname = parse_table_name(name)
+        dtable = writer.open_table(location, self.storage_options)
+        if dtable is None:
+            raise InvalidArgumentError(f"no Delta table at {location}")
+        if self._store.get_schema(tname.catalog, tname.schema) is None:
+            raise SchemaNotFoundError(f"schema {tname.schema_name} does not exist")
+        return self._store.register_table(
+            tname, location, self._settings.user, comment, dtable.version()
+        )
+
+    def refresh(self, name: str | TableName) -> TableInfo:
+        """Bring the catalog's version up to the Delta log's (writers outside raylake)."""
+        tname = parse_table_name(name)
+        info = self.info(tname)
+        dtable = writer.open_table(info.location, self.storage_options)
+        if dtable is not None and dtable.version() != info.last_version:
+            self._store.record_version(tname, dtable.version())
+            info = self.info(tname)
+        return info
+
+    def drop(self, name: str | TableName, purge: bool = True) -> TableInfo:
+        """Remove the catalog entry, and the data too unless ``purge=False``."""
+        info = self._store.drop_table(parse_table_name(name))
+        if purge:
+            storage.delete_tree(info.location, self.storage_options)
+        return info

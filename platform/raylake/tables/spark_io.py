@@ -1,0 +1,57 @@
+"""Spark DataFrames in and out of Delta tables without Delta jars.
+
+Spark writes Parquet files itself (on the executors, into the table folder) and raylake commits
+them with delta-rs; reads hand Spark the exact file list of a snapshot. No data passes through
+the driver or Ray's object store.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+
+from raylake.tables import storage
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+def _spark_uri(uri: str) -> str:
+    return f"file://{storage.local_path(uri)}" if storage.is_local(uri) else uri
+
+
+def conform(df: DataFrame, target: pa.Schema) -> DataFrame:
+    """Select ``target``'s columns in order, casting losslessly and adding missing ones as null."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.pandas.types import from_arrow_type
+
+    cols = []
+    for field in target:
+        spark_type = from_arrow_type(field.type)
+        if field.name in df.columns:
+            cols.append(F.col(f"`{field.name}`").cast(spark_type).alias(field.name))
+        else:
+            cols.append(F.lit(None).cast(spark_type).alias(field.name))
+    return df.select(*cols)
+
+
+def write_parquet(df: DataFrame, target: pa.Schema, folder_uri: str) -> None:
+    """Write ``df`` as Parquet files into ``folder_uri`` (which must not exist yet)."""
+    conform(df, target).write.mode("errorifexists").parquet(_spark_uri(folder_uri))
+    if storage.is_local(folder_uri):
+        # Spark's local file system leaves .crc side files and a _SUCCESS marker; Delta
+        # ignores them, but they would stay behind forever once vacuum removes the data.
+        for junk in storage.local_path(folder_uri).glob("*"):
+            if junk.name.startswith((".", "_")):
+                junk.unlink()
+
+
+def read(spark: SparkSession, file_uris: list[str], schema: pa.Schema) -> DataFrame:
+    """A DataFrame over exactly these Parquet files (older files lacking new columns read null)."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    spark_schema = from_arrow_schema(schema)
+    if not file_uris:
+        return spark.createDataFrame([], spark_schema)
+    return spark.read.schema(spark_schema).parquet(*[_spark_uri(u) for u in file_uris])

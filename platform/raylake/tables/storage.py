@@ -1,0 +1,64 @@
+"""Where table data lives: local folders or any URI delta-rs accepts (s3://, gs://, az://)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pyarrow.fs as pafs
+
+from raylake.names import TableName
+
+
+def is_local(uri: str) -> bool:
+    return urlparse(uri).scheme in ("", "file")
+
+
+def local_path(uri: str) -> Path:
+    """The filesystem path of a local URI (``file:///x`` or ``/x``)."""
+    parsed = urlparse(uri)
+    return Path(parsed.path if parsed.scheme == "file" else uri)
+
+
+def table_location(storage_root: str, name: TableName) -> str:
+    """Default location of a managed table: ``<root>/<catalog>/<schema>/<table>``."""
+    if is_local(storage_root):
+        return str(local_path(storage_root) / name.catalog / name.schema / name.table)
+    return f"{storage_root.rstrip('/')}/{name.catalog}/{name.schema}/{name.table}"
+
+
+def join(uri: str, *parts: str) -> str:
+    if is_local(uri):
+        return str(local_path(uri).joinpath(*parts))
+    return "/".join([uri.rstrip("/"), *parts])
+
+
+def filesystem(
+    uri: str, storage_options: dict[str, str] | None = None
+) -> tuple[pafs.FileSystem, str]:
+    """A pyarrow filesystem and the path inside it, for reading footers and cleaning up."""
+    if is_local(uri):
+        return pafs.LocalFileSystem(), str(local_path(uri))
+    fs, path = pafs.FileSystem.from_uri(uri)
+    if storage_options and isinstance(fs, pafs.S3FileSystem):
+        fs = pafs.S3FileSystem(
+            access_key=storage_options.get("AWS_ACCESS_KEY_ID"),
+            secret_key=storage_options.get("AWS_SECRET_ACCESS_KEY"),
+            endpoint_override=storage_options.get("AWS_ENDPOINT_URL"),
+            region=storage_options.get("AWS_REGION"),
+            allow_bucket_creation=True,
+        )
+    return fs, path
+
+
+def delete_tree(uri: str, storage_options: dict[str, str] | None = None) -> None:
+    """Remove a folder and everything under it; a missing folder is not an error."""
+    if is_local(uri):
+        shutil.rmtree(local_path(uri), ignore_errors=True)
+        return
+    fs, path = filesystem(uri, storage_options)
+    try:
+        fs.delete_dir(path)
+    except FileNotFoundError:
+        pass

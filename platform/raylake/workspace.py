@@ -1,0 +1,86 @@
+"""The Workspace: a thin facade wiring settings, compute, catalog, tables and pipelines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from raylake.catalog import CatalogStore, PipelineRun
+from raylake.catalog.api import Catalog, Lineage
+from raylake.compute import RayRuntime, SparkOnRay
+from raylake.names import DEFAULT_CATALOG, DEFAULT_SCHEMA
+from raylake.pipelines import Pipeline, PipelineRunner
+from raylake.pipelines.runner import Progress
+from raylake.settings import Settings, load_settings
+from raylake.tables import Table
+from raylake.tables.managed import ManagedTables
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+
+class Workspace:
+    """One raylake workspace. Ray and Spark start on first use; ``close()`` stops only what
+    this workspace started."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        settings.home.mkdir(parents=True, exist_ok=True)
+        self._ray = RayRuntime(settings)
+        self._spark = SparkOnRay(settings, self._ray)
+        self._store = CatalogStore(settings.catalog_url)
+        self._store.create_schema(DEFAULT_CATALOG, DEFAULT_SCHEMA, settings.user)
+        self._tables = ManagedTables(settings, self._store, self.spark)
+        self.catalog = Catalog(self._store, self._tables, settings.user)
+        self._pipelines = PipelineRunner(self._store, self._tables, self.spark, settings.user)
+
+    # -- compute -------------------------------------------------------------------------------
+    def ray(self) -> None:
+        """Make sure Ray is up (started locally or joined at ``ray_address``)."""
+        self._ray.ensure()
+
+    def spark(self) -> SparkSession:
+        """The workspace's one SparkSession, running on Ray through RayDP."""
+        return self._spark.session()
+
+    # -- tables --------------------------------------------------------------------------------
+    def write_table(
+        self,
+        name: str,
+        data: Any,
+        mode: str = "append",
+        merge_on: Sequence[str] | str | None = None,
+        schema_evolution: bool = False,
+    ) -> int:
+        """Write pandas, Arrow, Ray or Spark data to a Delta table; returns the new version."""
+        return self._tables.write(name, data, mode, merge_on, schema_evolution)
+
+    def table(self, name: str) -> Table:
+        return self._tables.get(name)
+
+    def lineage(self, name: str) -> Lineage:
+        return self.catalog.lineage(name)
+
+    # -- pipelines -----------------------------------------------------------------------------
+    def run_pipeline(self, pipeline: Pipeline, progress: Progress | None = None) -> PipelineRun:
+        return self._pipelines.run(pipeline, progress)
+
+    def pipeline_runs(self, pipeline: str | None = None, limit: int = 50) -> list[PipelineRun]:
+        return self._store.list_runs(pipeline, limit)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def close(self) -> None:
+        self._spark.stop()
+        self._ray.stop()
+        self._store.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(**overrides: Any) -> Workspace:
+    """Open the workspace described by settings (keyword arguments override everything)."""
+    return Workspace(load_settings(**overrides))
