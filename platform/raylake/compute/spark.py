@@ -42,6 +42,7 @@ class SparkOnRay:
         self._ray = ray_runtime
         self._lock = threading.Lock()
         self._session: SparkSession | None = None
+        self._owned = False
 
     @property
     def started(self) -> bool:
@@ -54,7 +55,14 @@ class SparkOnRay:
             if self._session is None:
                 self._ray.ensure()
                 import raydp
+                from raydp import context as raydp_context
 
+                running = raydp_context._global_spark_context
+                if running is not None:
+                    # RayDP allows one Spark per process: a second workspace joins it and
+                    # leaves stopping it to the workspace that started it.
+                    self._session = running.get_or_create_session()
+                    return self._session
                 s = self._settings
                 self._session = raydp.init_spark(
                     app_name=APP_NAME,
@@ -63,13 +71,15 @@ class SparkOnRay:
                     executor_memory=s.spark_executor_memory,
                     configs=spark_configs(s),
                 )
+                self._owned = True
                 self._session.sparkContext.setLogLevel("ERROR")
         return self._session
 
     def stop(self) -> None:
         with self._lock:
-            if self._session is not None:
+            if self._session is not None and self._owned:
                 import raydp
 
                 raydp.stop_spark()
-                self._session = None
+            self._session = None
+            self._owned = False
