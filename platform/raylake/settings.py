@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as SourceError
 
 from raylake.errors import SettingsError
 
@@ -119,3 +121,9 @@ def load_settings(**overrides: Any) -> Settings:
             f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
         )
         raise SettingsError(f"invalid settings: {problems}") from exc
+    except SourceError as exc:  # e.g. RAYLAKE_STORAGE_OPTIONS that is not JSON
+        raise SettingsError(f"invalid settings: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(
+            f"invalid settings: {CONFIG_FILE_NAME} is not valid TOML: {exc}"
+        ) from exc
