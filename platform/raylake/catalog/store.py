@@ -191,8 +191,12 @@ class CatalogStore:
                 return _table_info(row)
         except IntegrityError as exc:
             existing = self.get_table(name)
-            if existing is not None:
+            if existing is not None and existing.location == location:
                 return existing  # a concurrent writer registered it first: same table
+            if existing is not None:
+                raise TableExistsError(
+                    f"table {name} already exists (at {existing.location})"
+                ) from exc
             raise TableExistsError(f"location {location} is already registered") from exc
 
     def _table_row(self, s: Session, name: TableName) -> TableRow | None:

@@ -51,7 +51,7 @@ def to_arrow(data: Any, kind: DataKind) -> pa.Table:
     if kind is DataKind.PANDAS:
         try:
             return pa.Table.from_pandas(data, preserve_index=False)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:  # e.g. duplicate names
             raise SchemaMismatchError(f"cannot convert the DataFrame to Arrow: {exc}") from exc
     if isinstance(data, pa.RecordBatch):
         return pa.Table.from_batches([data])

@@ -93,10 +93,27 @@ class Table:
                     )
                 dtable.load_as_version(version)
             elif timestamp is not None:
-                dtable.load_as_version(_as_datetime(timestamp))
+                when = _as_datetime(timestamp)
+                latest = dtable.version()
+                dtable.load_as_version(when)
+                self._check_committed_by(when, dtable.version(), latest)
             return dtable
         except DeltaError as exc:
             raise VersionNotFoundError(f"{self.name}: {exc}") from exc
+
+    def _check_committed_by(self, when: dt.datetime, loaded: int, latest: int) -> None:
+        # delta-rs loads the first version for any timestamp before it; that version did not
+        # exist yet at ``when``, so reading it would be wrong time travel.
+        entries = DeltaTable(self.location, storage_options=self._storage_options).history(
+            latest - loaded + 1
+        )
+        committed = next((e["timestamp"] for e in entries if e["version"] == loaded), None)
+        if committed is not None and committed > int(when.timestamp() * 1000):
+            first = dt.datetime.fromtimestamp(committed / 1000, dt.UTC)
+            raise VersionNotFoundError(
+                f"{self.name} has no version at {when.isoformat()} (version {loaded} was "
+                f"committed at {first.isoformat()})"
+            )
 
     @property
     def version(self) -> int:
@@ -113,7 +130,16 @@ class Table:
     def to_arrow(
         self, version: int | None = None, timestamp: Any = None, columns: list[str] | None = None
     ) -> pa.Table:
-        return pa.table(self._delta(version, timestamp).to_pyarrow_table(columns=columns))
+        dtable = self._delta(version, timestamp)
+        try:
+            return pa.table(dtable.to_pyarrow_table(columns=columns))
+        except FileNotFoundError as exc:
+            if version is None and timestamp is None:
+                raise
+            raise VersionNotFoundError(
+                f"{self.name} version {dtable.version()} can no longer be read: its data files "
+                f"were removed (vacuum): {exc}"
+            ) from exc
 
     def to_pandas(
         self, version: int | None = None, timestamp: Any = None, columns: list[str] | None = None
