@@ -7,7 +7,7 @@ from typing import Any
 
 from raylake.catalog.records import LineageEdge, SchemaInfo, TableInfo
 from raylake.catalog.store import CatalogStore
-from raylake.errors import SchemaNotFoundError
+from raylake.errors import InvalidArgumentError, SchemaNotFoundError
 from raylake.names import parse_schema_name, parse_table_name, validate_part
 from raylake.tables.managed import ManagedTables
 
@@ -72,7 +72,7 @@ class Catalog:
         """Merge ``tags`` into the table's; a ``None`` value removes that tag."""
         for key in tags:
             if not isinstance(key, str) or not key or len(key) > 255:
-                raise ValueError(f"invalid tag key {key!r}")
+                raise InvalidArgumentError(f"invalid tag key {key!r}")
         return self._store.set_tags(parse_table_name(name), tags)
 
     def set_comment(self, name: str, comment: str | None) -> TableInfo:
