@@ -9,8 +9,9 @@ STAMP := $(VENV)/.installed
 demo: $(STAMP) java
 	$(BIN)/python examples/quickstart.py
 
+# One pytest session: unit tests, then integration tests sharing one local Ray + Spark on Ray.
 test: $(STAMP) java
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --timeout=900 -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -21,7 +22,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP) java
-	$(BIN)/python benchmarks/etl.py --quick
+	for b in benchmarks/*.py; do $(BIN)/python $$b --quick || exit 1; done
 
 # Java 17 for Spark / RayDP: installed only when no `java` is on PATH.
 java:
@@ -29,8 +30,10 @@ java:
 	  echo "java not found: installing openjdk-17-jre-headless"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
 
+# Debian's own python3.11 ships venv without ensurepip: install python3.11-venv only if needed.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3.11-venv && $(PYTHON) -m venv $(VENV); }
 
 $(BIN)/uv: $(BIN)/python
 	$(BIN)/python -m pip install -q "uv==0.13.9"
