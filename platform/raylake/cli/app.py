@@ -1,0 +1,95 @@
+"""The root ``raylake`` app: global options, sub-command registration and error reporting.
+
+Every error a command body raises (bad names, unknown tables, missing files, bad versions)
+ends here as one line on stderr and exit code 1, never a traceback. Argument errors
+(a missing argument, ``--limit 0``) are Typer's own and exit with code 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from deltalake.exceptions import DeltaError
+from typer.core import TyperGroup
+
+from raylake.cli import info, lineage, pipelines, schemas, tables
+from raylake.cli._context import CliState, set_state, state
+from raylake.errors import RaylakeError
+
+# Errors users cause: shown as their message. Anything else is a bug, and says so.
+# DeltaError: delta-rs refusals the SDK passes through (e.g. vacuum below the retention).
+_EXPECTED = (RaylakeError, DeltaError, OSError, ValueError, LookupError)
+
+
+def error_line(exc: BaseException) -> str:
+    """One readable line for ``exc``."""
+    if isinstance(exc, FileNotFoundError) and exc.filename:
+        return f"no such file: {exc.filename}"
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.strerror.lower()}: {exc.filename}"
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    message = lines[0] if lines else type(exc).__name__
+    if len(lines) > 1:
+        message += " [...] (--traceback shows all)"  # Spark errors carry whole JVM stacks
+    if not isinstance(exc, _EXPECTED):
+        message = f"unexpected {type(exc).__name__}: {message} (--traceback shows where)"
+    return message
+
+
+class _RootGroup(TyperGroup):
+    """Runs every command, so the one place that turns exceptions into error lines."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.TyperException, typer.Exit, typer.Abort):
+            raise  # usage errors, --help and explicit exits: Typer reports them
+        except Exception as exc:
+            if state().traceback:
+                raise
+            typer.echo(f"error: {error_line(exc)}", err=True)
+            raise typer.Exit(1) from exc
+
+
+app = typer.Typer(
+    name="raylake",
+    cls=_RootGroup,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def root(
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home",
+            help="Workspace home folder (default: $RAYLAKE_HOME or ~/.raylake).",
+            file_okay=False,
+        ),
+    ] = None,
+    traceback: Annotated[
+        bool, typer.Option("--traceback", help="Show the full Python traceback of errors.")
+    ] = False,
+) -> None:
+    """raylake: Delta tables, catalog and pipelines on Ray.
+
+    Other settings come from RAYLAKE_* environment variables and raylake.toml in the home.
+    """
+    set_state(CliState(overrides={"home": home} if home is not None else {}, traceback=traceback))
+
+
+app.command("info")(info.info)
+app.add_typer(tables.app, name="tables")
+app.add_typer(schemas.app, name="schemas")
+app.add_typer(pipelines.app, name="pipeline")
+app.command("lineage")(lineage.lineage)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
