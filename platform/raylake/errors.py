@@ -57,3 +57,24 @@ class PipelineError(RaylakeError):
 
 class SettingsError(RaylakeError, ValueError):
     """A setting has an invalid value."""
+
+
+class SweepError(RaylakeError):
+    """A sweep could not complete (e.g. every trial failed)."""
+
+
+class InvalidSweepError(SweepError, ValueError):
+    """A sweep's trainable, ``param_space``, ``metric`` or ``mode`` is wrong; no trial ran."""
+
+
+class MetricNotReportedError(SweepError):
+    """The trials report results, but none of them contains the sweep's ``metric``."""
+
+
+class ModelNotFoundError(RaylakeError, LookupError):
+    """The registered model, its version or its alias does not exist."""
+
+
+class SignatureMissingError(RaylakeError):
+    """A model has no MLflow signature, so it cannot be registered (serving could not validate
+    requests against it)."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from raylake.catalog import CatalogStore, PipelineRun
@@ -17,6 +18,9 @@ from raylake.tables.managed import ManagedTables
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+    from raylake.registry import ModelRegistry
+    from raylake.training import SweepResult
 
 
 class Workspace:
@@ -67,6 +71,57 @@ class Workspace:
 
     def pipeline_runs(self, pipeline: str | None = None, limit: int = 50) -> list[PipelineRun]:
         return self._store.list_runs(pipeline, limit)
+
+    # -- training and models -------------------------------------------------------------------
+    def sweep(
+        self,
+        trainable: Callable[..., Any],
+        param_space: Mapping[str, Any],
+        num_samples: int = 1,
+        metric: str | None = None,
+        mode: str = "max",
+        experiment: str | None = None,
+        data: Any = None,
+        max_concurrent: int | None = None,
+        scheduler: Any = None,
+        search_alg: Any = None,
+        cpus_per_trial: float = 1,
+        autolog: bool = False,
+        progress: bool = True,
+    ) -> SweepResult:
+        """Run a Ray Tune sweep tracked in MLflow (see ``raylake.training``)."""
+        from raylake.training import SweepContext, run_sweep  # imports Ray Tune: only when used
+
+        ctx = SweepContext(
+            self.settings.mlflow_tracking_uri,
+            self.settings.home / "tune",
+            self._store,
+            self.ray,
+            self.table,
+        )
+        return run_sweep(
+            ctx,
+            trainable,
+            param_space,
+            num_samples=num_samples,
+            metric=metric,
+            mode=mode,
+            experiment=experiment,
+            data=data,
+            max_concurrent=max_concurrent,
+            scheduler=scheduler,
+            search_alg=search_alg,
+            cpus_per_trial=cpus_per_trial,
+            autolog=autolog,
+            progress=progress,
+        )
+
+    @cached_property
+    def models(self) -> ModelRegistry:
+        """The MLflow model registry on the workspace's tracking store."""
+        from raylake.registry import ModelRegistry  # imports MLflow: only when used
+
+        return ModelRegistry(self.settings.mlflow_tracking_uri, self._store, self.settings.user)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def close(self) -> None:

@@ -1,0 +1,11 @@
+"""Hyperparameter sweeps: Ray Tune trials, each an MLflow run nested under the sweep's run.
+
+Importing this package imports Ray Tune; the workspace imports it only when a sweep runs.
+"""
+
+from raylake.training.data import Source
+from raylake.training.result import SweepResult, TrialSummary
+from raylake.training.runner import SweepContext, run_sweep
+from raylake.training.trial import report
+
+__all__ = ["Source", "SweepContext", "SweepResult", "TrialSummary", "report", "run_sweep"]
