@@ -12,9 +12,9 @@ import pyarrow as pa
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 
-from raylake.errors import InvalidArgumentError, VersionNotFoundError
+from raylake.errors import CommitConflictError, InvalidArgumentError, VersionNotFoundError
 from raylake.tables import spark_io
-from raylake.tables.writer import COMMIT_ID_KEY
+from raylake.tables.writer import COMMIT_ID_KEY, read_commit_info
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -94,20 +94,17 @@ class Table:
                 dtable.load_as_version(version)
             elif timestamp is not None:
                 when = _as_datetime(timestamp)
-                latest = dtable.version()
                 dtable.load_as_version(when)
-                self._check_committed_by(when, dtable.version(), latest)
+                self._check_committed_by(when, dtable.version())
             return dtable
         except DeltaError as exc:
             raise VersionNotFoundError(f"{self.name}: {exc}") from exc
 
-    def _check_committed_by(self, when: dt.datetime, loaded: int, latest: int) -> None:
+    def _check_committed_by(self, when: dt.datetime, loaded: int) -> None:
         # delta-rs loads the first version for any timestamp before it; that version did not
         # exist yet at ``when``, so reading it would be wrong time travel.
-        entries = DeltaTable(self.location, storage_options=self._storage_options).history(
-            latest - loaded + 1
-        )
-        committed = next((e["timestamp"] for e in entries if e["version"] == loaded), None)
+        info = read_commit_info(self.location, loaded, self._storage_options) or {}
+        committed = info.get("timestamp")
         if committed is not None and committed > int(when.timestamp() * 1000):
             first = dt.datetime.fromtimestamp(committed / 1000, dt.UTC)
             raise VersionNotFoundError(
@@ -165,7 +162,17 @@ class Table:
     # -- history and maintenance ---------------------------------------------------------------
     def history(self, limit: int | None = None) -> list[HistoryEntry]:
         """Commits newest first: version, time, operation, rows added/removed, who."""
-        return [_history_entry(h) for h in self._delta().history(limit)]
+        # delta-rs numbers entries from the version it loaded but reads them from the newest
+        # commit in storage: if someone commits in between, every number is off. Read again
+        # until no commit landed during the read.
+        for _ in range(20):
+            dtable = self._delta()
+            read = dtable.version()
+            raw = dtable.history(limit)
+            dtable.update_incremental()
+            if dtable.version() == read:
+                return [_history_entry(h) for h in raw]
+        raise CommitConflictError(f"{self.name} changed during every attempt to read its history")
 
     def restore(self, version: int | str | dt.datetime) -> int:
         """Make the table's content that of ``version`` (or a timestamp) in a new commit."""

@@ -8,6 +8,7 @@ so the version it became can be found even while other processes commit too.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -20,6 +21,7 @@ import pyarrow.dataset as pads
 from deltalake import CommitProperties, DeltaTable, Schema, Transaction, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError
 from deltalake.exceptions import SchemaMismatchError as DeltaSchemaMismatch
+from deltalake.exceptions import TableNotFoundError as DeltaTableNotFound
 from deltalake.transaction import create_table_with_add_actions
 
 from raylake.errors import (
@@ -66,23 +68,60 @@ def validate(options: WriteOptions) -> None:
 
 
 def open_table(location: str, storage_options: dict[str, str] | None) -> DeltaTable | None:
-    if not DeltaTable.is_deltatable(location, storage_options=storage_options):
+    # One log load; ``is_deltatable`` first would load the log twice for every write.
+    try:
+        return DeltaTable(location, storage_options=storage_options)
+    except DeltaTableNotFound:
         return None
-    return DeltaTable(location, storage_options=storage_options)
 
 
 def table_arrow_schema(dt: DeltaTable) -> pa.Schema:
     return pa.schema(dt.schema().to_arrow())
 
 
-def find_commit(location: str, commit_id: str, storage_options: dict[str, str] | None) -> int:
-    """The version whose commit carries ``commit_id`` (searched newest first)."""
-    dt = DeltaTable(location, storage_options=storage_options)
-    for limit in (32, None):
-        for entry in dt.history(limit):
-            if entry.get(COMMIT_ID_KEY) == commit_id:
-                return int(entry["version"])
+def read_commit_info(
+    location: str, version: int, storage_options: dict[str, str] | None
+) -> dict[str, Any] | None:
+    """The ``commitInfo`` of one version, read from its log file (None: no such file).
+
+    ``DeltaTable.history`` cannot be used for this while others commit: delta-rs numbers
+    its entries from the version it loaded but reads them from the newest commit in storage,
+    so a commit landing in between shifts every version number it reports.
+    """
+    fs, path = storage.filesystem(location, storage_options)
+    log_file = f"{path.rstrip('/')}/_delta_log/{version:020d}.json"
+    try:
+        with fs.open_input_stream(log_file) as stream:
+            raw = stream.read()
+    except FileNotFoundError:
+        return None
+    for line in raw.splitlines():
+        if b'"commitInfo"' in line:  # cheap filter: add actions can be long
+            action = json.loads(line)
+            if "commitInfo" in action:
+                info: dict[str, Any] = action["commitInfo"]
+                return info
+    return {}
+
+
+def find_commit(
+    location: str, commit_id: str, storage_options: dict[str, str] | None, after: int = -1
+) -> int:
+    """The version whose commit carries ``commit_id``: the first one after ``after``.
+
+    ``after`` is the version the writer read before committing, so this usually reads one or
+    two small log files.
+    """
+    version = after + 1
+    while (info := read_commit_info(location, version, storage_options)) is not None:
+        if info.get(COMMIT_ID_KEY) == commit_id:
+            return version
+        version += 1
     raise CommitConflictError(f"commit {commit_id} was not found in {location}")
+
+
+def _version_of(dt: DeltaTable | None) -> int:
+    return dt.version() if dt is not None else -1
 
 
 def write(location: str, data: Any, options: WriteOptions) -> int:
@@ -107,6 +146,7 @@ def _write_local(location: str, table: pa.Table, options: WriteOptions) -> int:
     attempts = APPEND_RETRIES if options.mode == "append" else 1
     for attempt in range(attempts):
         dt = open_table(location, options.storage_options)
+        read_version = _version_of(dt)
         current = table_arrow_schema(dt) if dt is not None else None
         plan = schema_check.plan_write(current, table.schema, options.schema_evolution)
         conformed = schema_check.conform(table, plan.target_schema)
@@ -117,7 +157,7 @@ def _write_local(location: str, table: pa.Table, options: WriteOptions) -> int:
                 _merge(dt, conformed, options, plan.evolves, props)
             else:
                 write_deltalake(
-                    location,
+                    dt if dt is not None else location,  # the loaded table: no second load
                     conformed,
                     mode="overwrite" if options.mode == "overwrite" else "append",
                     schema_mode="merge" if plan.evolves else None,
@@ -133,7 +173,7 @@ def _write_local(location: str, table: pa.Table, options: WriteOptions) -> int:
             continue
         except DeltaSchemaMismatch as exc:
             raise SchemaMismatchError(str(exc)) from exc
-        return find_commit(location, commit_id, options.storage_options)
+        return find_commit(location, commit_id, options.storage_options, read_version)
     raise CommitConflictError(f"append to {location} failed after {attempts} attempts")
 
 
@@ -226,8 +266,10 @@ def _commit_files(
     for attempt in range(attempts):
         commit_id = uuid.uuid4().hex
         props = options.commit_properties(commit_id)
+        read_version = -1
         try:
             dt = open_table(location, options.storage_options)
+            read_version = _version_of(dt)
             if dt is None:
                 create_table_with_add_actions(
                     location,
@@ -253,7 +295,7 @@ def _commit_files(
                 raise
             _backoff(attempt)
             continue
-        return find_commit(location, commit_id, options.storage_options)
+        return find_commit(location, commit_id, options.storage_options, read_version)
     raise CommitConflictError(f"append to {location} failed after {attempts} attempts")
 
 
@@ -280,6 +322,7 @@ def _merge_staged(
     options: WriteOptions,
 ) -> int:
     """Merge distributed data: the cluster stages it as Parquet, delta-rs streams it in."""
+    read_version = dt.version()
     folder = storage.join(location, STAGING_DIR, uuid.uuid4().hex)
     _stage(data, kind, plan.target_schema, folder, options)
     try:
@@ -299,6 +342,6 @@ def _merge_staged(
             raise CommitConflictError(
                 f"a concurrent writer changed the table during this merge: {exc}"
             ) from exc
-        return find_commit(location, commit_id, options.storage_options)
+        return find_commit(location, commit_id, options.storage_options, read_version)
     finally:
         storage.delete_tree(folder, options.storage_options)
