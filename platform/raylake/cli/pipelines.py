@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -35,7 +37,7 @@ def run(
     chosen = load_pipelines(path, name)  # a broken file fails before the workspace opens
     runs: list[PipelineRun] = []
     try:
-        with workspace() as ws, _progress() as progress:
+        with _stdout_to_stderr(), workspace() as ws, _progress() as progress:
             for p in chosen:
                 task = progress.add_task(f"{p.name}: starting (Spark starts on first use)")
 
@@ -56,6 +58,27 @@ def run(
             _render.print_json(runs)
         elif runs:
             _render.show(summary(runs))
+
+
+@contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Point file descriptor 1 at stderr while the pipelines run.
+
+    The JVMs RayDP starts inherit it and log to it directly (log4j's status lines), which
+    would corrupt the summary or JSON on stdout. Ours is printed after fd 1 is restored."""
+    try:
+        saved = os.dup(1)
+    except OSError:  # no stdout at all: nothing to protect
+        yield
+        return
+    try:
+        sys.stdout.flush()
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 @contextmanager
