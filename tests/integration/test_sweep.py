@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import mlflow
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.integration
 
 FEATURES = ["x1", "x2"]
 GRID = [0.01, 0.1, 1.0, 999.0]  # 999 makes the trial raise
+WS_FIXTURE = "ws"
 
 
 def make_data(rows: int = 200) -> pd.DataFrame:
@@ -66,6 +68,14 @@ def swept(ws: raylake.Workspace, table: tuple[str, int]) -> SweepResult:
 @pytest.fixture
 def client(ws: raylake.Workspace) -> mlflow.MlflowClient:
     return mlflow.MlflowClient(ws.settings.mlflow_tracking_uri)
+
+
+@pytest.fixture
+def mlflow_uri(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Point MLflow's global URI at the workspace for one test, then unset it again."""
+    ws = request.getfixturevalue(WS_FIXTURE)
+    yield ws.settings.mlflow_tracking_uri
+    mlflow.set_tracking_uri(None)
 
 
 def child_runs(client: mlflow.MlflowClient, result: SweepResult) -> list[Any]:
@@ -118,13 +128,12 @@ def test_parent_run_holds_the_best_result(swept: SweepResult, client: mlflow.Mlf
 
 
 def test_register_alias_load_and_predict(
-    ws: raylake.Workspace, swept: SweepResult, table: tuple[str, int]
+    ws: raylake.Workspace, swept: SweepResult, mlflow_uri: str
 ) -> None:
     mv = ws.models.register(swept, "main.models.sweep_test")
     assert mv.signature is not None and mv.run_id == swept.best_run_id
     ws.models.set_alias("main.models.sweep_test", "champion", mv.version)
 
-    mlflow.set_tracking_uri(ws.settings.mlflow_tracking_uri)
     loaded = mlflow.pyfunc.load_model("models:/main.models.sweep_test@champion")
     data = make_data()
     expected = fit(swept.best_params, data).predict(data[FEATURES])

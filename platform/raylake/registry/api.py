@@ -32,12 +32,16 @@ _RUN_ID = re.compile(r"[0-9a-f]{32}\Z")
 
 
 @contextmanager
-def _mlflow_errors(what: str) -> Iterator[None]:
-    """Turn MLflow's generic exception into raylake's named errors."""
+def _mlflow_errors(what: str, missing: tuple[str, ...] = ()) -> Iterator[None]:
+    """Turn MLflow's generic exception into raylake's named errors.
+
+    ``missing`` adds error codes that mean "not found" for this call (MLflow reports an
+    unknown alias as an invalid parameter).
+    """
     try:
         yield
     except MlflowException as exc:
-        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", *missing):
             raise ModelNotFoundError(f"{what} does not exist") from exc
         if exc.error_code == "INVALID_PARAMETER_VALUE":
             raise InvalidArgumentError(f"{what}: {exc.message}") from exc
@@ -157,7 +161,7 @@ class ModelRegistry:
 
     def delete_alias(self, name: str, alias: str) -> None:
         full = str(parse_model_name(name))
-        with _mlflow_errors(f"alias {alias!r} of model {full}"):
+        with _mlflow_errors(f"alias {alias!r} of model {full}", ("INVALID_PARAMETER_VALUE",)):
             self._client.get_model_version_by_alias(full, alias)
             self._client.delete_registered_model_alias(full, alias)
 
@@ -218,7 +222,9 @@ class ModelRegistry:
     def _model_version(self, full: str, alias_or_version: int | str | None) -> ModelVersion:
         if isinstance(alias_or_version, str) and not alias_or_version.isdigit():
             self._registered(full)
-            with _mlflow_errors(f"alias {alias_or_version!r} of model {full}"):
+            with _mlflow_errors(
+                f"alias {alias_or_version!r} of model {full}", ("INVALID_PARAMETER_VALUE",)
+            ):
                 return self._client.get_model_version_by_alias(full, alias_or_version)
         number = self._version_number(full, alias_or_version)
         with _mlflow_errors(f"model {full} version {number}"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -30,18 +31,33 @@ class _PredictWrapper(PythonModel):
         return self.model.predict(model_input)
 
 
+_URI_VARIABLES = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+
+
 @contextmanager
 def tracking(uri: str) -> Iterator[None]:
-    """Point MLflow's fluent API at ``uri`` for a block, restoring the caller's URI after."""
-    previous = mlflow.get_tracking_uri()
-    previous_registry = mlflow.get_registry_uri()
+    """Point MLflow's fluent API (register, load, log) at ``uri`` for a block.
+
+    The caller's state is restored exactly, "never set" included: MLflow keeps it in module
+    globals plus environment variables, and its setters cannot express "unset".
+    """
+    from mlflow.tracking._model_registry import utils as registry_state
+    from mlflow.tracking._tracking_service import utils as tracking_state
+
+    saved_uris = (tracking_state._tracking_uri, registry_state._registry_uri)
+    saved_env = {name: os.environ.get(name) for name in _URI_VARIABLES}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
         yield
     finally:
-        mlflow.set_tracking_uri(previous)
-        mlflow.set_registry_uri(previous_registry)
+        mlflow.set_tracking_uri(saved_uris[0])  # also resets MLflow's tracer for that URI
+        registry_state._registry_uri = saved_uris[1]
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _is_sklearn(model: Any) -> bool:

@@ -19,7 +19,7 @@ from ray.tune.stopper import Stopper
 
 from raylake.errors import InvalidSweepError, MetricNotReportedError, SweepError
 from raylake.registry.lineage import record_inputs
-from raylake.registry.logging import log_model
+from raylake.registry.logging import log_model, tracking
 from raylake.training import spec as sweep_spec
 from raylake.training.data import TrainingData, resolve
 from raylake.training.progress import RichProgress
@@ -248,7 +248,8 @@ def _fit(
         callbacks.append(view)
     try:
         # Tune pickles the trainable when the Tuner is built, so ship by value around both.
-        with _quiet_tune(), shipped_by_value(spec.trainable):
+        # tracking(): Tune's MLflow callback sets MLflow's global URI; restore the caller's.
+        with _quiet_tune(), shipped_by_value(spec.trainable), tracking(ctx.tracking_uri):
             tuner = tune.Tuner(
                 trainable,
                 param_space=spec.param_space,
