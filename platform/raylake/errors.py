@@ -55,6 +55,10 @@ class PipelineError(RaylakeError):
     """A pipeline is defined wrongly or its run could not complete."""
 
 
+class PipelineRunningError(PipelineError):
+    """Another run of the same pipeline is in progress; running both could ingest twice."""
+
+
 class SettingsError(RaylakeError, ValueError):
     """A setting has an invalid value."""
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -80,9 +90,23 @@ class TableRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+_RUNNING = text("status = 'RUNNING'")
+
+
 class PipelineRunRow(Base):
     __tablename__ = "pipeline_runs"
-    __table_args__ = (UniqueConstraint("pipeline", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("pipeline", "seq"),
+        # At most one RUNNING run per pipeline, enforced by the database itself so two
+        # processes cannot both take the same new files (SQLite and PostgreSQL partial index).
+        Index(
+            "ux_pipeline_runs_one_running",
+            "pipeline",
+            unique=True,
+            sqlite_where=_RUNNING,
+            postgresql_where=_RUNNING,
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     pipeline: Mapped[str] = mapped_column(String(255), index=True)
@@ -100,6 +124,8 @@ class PipelineRunRow(Base):
     target_version: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
     user: Mapped[str] = mapped_column(String(255))
+    host: Mapped[str | None] = mapped_column(String(255))  # where the run's process lives
+    pid: Mapped[int | None] = mapped_column(Integer)
 
 
 class IngestedFileRow(Base):

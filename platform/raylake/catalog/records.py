@@ -51,6 +51,8 @@ class PipelineRun:
     target_version: int | None
     error: str | None
     user: str
+    host: str | None = None
+    pid: int | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, delete, event, func, or_, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from raylake.catalog import migrate
@@ -27,7 +27,12 @@ from raylake.catalog.models import (
     utcnow,
 )
 from raylake.catalog.records import LineageEdge, PipelineRun, SchemaInfo, TableInfo
-from raylake.errors import SchemaNotFoundError, TableExistsError, TableNotFoundError
+from raylake.errors import (
+    PipelineRunningError,
+    SchemaNotFoundError,
+    TableExistsError,
+    TableNotFoundError,
+)
 from raylake.names import TableName
 
 
@@ -88,6 +93,8 @@ def _run_record(row: PipelineRunRow) -> PipelineRun:
         target_version=row.target_version,
         error=row.error,
         user=row.user,
+        host=row.host,
+        pid=row.pid,
     )
 
 
@@ -269,9 +276,18 @@ class CatalogStore:
 
     # -- pipeline runs -------------------------------------------------------------------------
     def start_run(
-        self, pipeline: str, target: str, user: str, files: list[str] | None = None
+        self,
+        pipeline: str,
+        target: str,
+        user: str,
+        files: list[str] | None = None,
+        host: str | None = None,
+        pid: int | None = None,
     ) -> PipelineRun:
-        """Open a run with the next sequence number of its pipeline (the Delta ``txn`` version)."""
+        """Open a run with the next sequence number of its pipeline (the Delta ``txn`` version).
+
+        Raises :class:`PipelineRunningError` when another run of the pipeline is RUNNING.
+        """
         for _ in range(5):
             try:
                 with self._tx() as s:
@@ -289,13 +305,28 @@ class CatalogStore:
                         warnings={},
                         inputs={},
                         user=user,
+                        host=host,
+                        pid=pid,
                     )
                     s.add(row)
                     s.flush()
                     return _run_record(row)
-            except IntegrityError:
-                continue
-        raise RuntimeError(f"could not start a run of {pipeline}")
+            except (IntegrityError, OperationalError):
+                # Either a concurrent run took the same seq (retry) or one is RUNNING (refuse).
+                running = self.running_run(pipeline)
+                if running is not None:
+                    raise PipelineRunningError(
+                        f"pipeline {pipeline} is already running (run {running.seq}, "
+                        f"pid {running.pid} on {running.host})"
+                    ) from None
+        raise PipelineRunningError(
+            f"could not start a run of {pipeline}: too many concurrent starts"
+        )
+
+    def running_run(self, pipeline: str) -> PipelineRun | None:
+        with self._tx() as s:
+            row = s.scalar(select(PipelineRunRow).filter_by(pipeline=pipeline, status="RUNNING"))
+            return _run_record(row) if row else None
 
     def update_run(self, run_id: str, **fields: Any) -> PipelineRun:
         with self._tx() as s:

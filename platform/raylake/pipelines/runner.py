@@ -8,14 +8,22 @@ a run interrupted before it leaves its files un-ingested, so the next run writes
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import os
+import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from deltalake import DeltaTable
 
 from raylake.catalog import CatalogStore, PipelineRun
-from raylake.errors import ExpectationFailedError, PipelineError, TableNotFoundError
+from raylake.errors import (
+    ExpectationFailedError,
+    PipelineError,
+    PipelineRunningError,
+    TableNotFoundError,
+)
 from raylake.names import parse_table_name
 from raylake.pipelines import expectations as exp
 from raylake.pipelines.definition import Pipeline
@@ -51,13 +59,13 @@ class PipelineRunner:
         new_files = self._new_files(p)
         slices = self._table_slices(p)
         if self._nothing_new(p, new_files, slices):
-            run = self._store.start_run(p.name, target, self._user)
+            run = self._store.start_run(p.name, target, self._user, **_owner())
             say("nothing new to read: skipped")
             return self._store.update_run(
                 run.id, status="SKIPPED", inputs=_inputs_record(slices), rows_in=0, rows_out=0
             )
         all_files = sorted(f for files in new_files.values() for f in files)
-        run = self._store.start_run(p.name, target, self._user, files=all_files)
+        run = self._store.start_run(p.name, target, self._user, files=all_files, **_owner())
         self._store.update_run(run.id, inputs=_inputs_record(slices))
         try:
             return self._execute(p, run, target, new_files, slices, say)
@@ -193,27 +201,29 @@ class PipelineRunner:
         return all(last.inputs.get(s.name) == s.version for s in slices.values())
 
     def _recover(self, p: Pipeline, target: str) -> None:
-        """Settle runs left RUNNING by a crashed process, by what the target's log says."""
-        stale = [r for r in self._store.list_runs(p.name, limit=100) if r.status == "RUNNING"]
-        if not stale:
+        """Settle a run left RUNNING by a crashed process, by what the target's log says."""
+        run = self._store.running_run(p.name)
+        if run is None:
             return
+        if _owner_alive(run):
+            raise PipelineRunningError(
+                f"pipeline {p.name} is already running (run {run.seq}, pid {run.pid} on "
+                f"{run.host}); wait for it to finish"
+            )
         committed = self._committed_seq(p, target)
-        for run in stale:
-            if committed is not None and committed >= run.seq:
-                version = self._version_of_txn(target, p.app_id, run.seq)
-                log.warning(
-                    "pipeline %s: run %d had committed before it was interrupted", p.name, run.seq
-                )
-                sizes = {f: 0 for f in run.files}
-                new_files = {key: sizes for key in p.file_inputs()}
-                slices = {k: TableSlice(k, int(v), None) for k, v in run.inputs.items()}
-                self._finish(
-                    run, target, version, new_files, slices, p, error="recovered after interruption"
-                )
-            else:
-                self._store.update_run(
-                    run.id, status="FAILED", error="interrupted before its commit; data not written"
-                )
+        if committed is None or committed < run.seq:
+            self._store.update_run(
+                run.id, status="FAILED", error="interrupted before its commit; data not written"
+            )
+            return
+        log.warning("pipeline %s: run %d committed before it was interrupted", p.name, run.seq)
+        version = self._version_of_txn(target, p.app_id, run.seq)
+        sizes = {f: 0 for f in run.files}
+        new_files = {key: sizes for key in p.file_inputs()}
+        slices = {k: TableSlice(k, int(v), None) for k, v in run.inputs.items()}
+        self._finish(
+            run, target, version, new_files, slices, p, error="recovered after interruption"
+        )
 
     def _committed_seq(self, p: Pipeline, target: str) -> int | None:
         info = self._store.get_table(parse_table_name(target))
@@ -238,6 +248,29 @@ class PipelineRunner:
             else:
                 lo = mid + 1
         return lo
+
+
+# A RUNNING run on another host cannot be probed; after this long it is taken as crashed.
+REMOTE_RUN_STALE_AFTER = dt.timedelta(hours=6)
+
+
+def _owner() -> dict[str, Any]:
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _owner_alive(run: PipelineRun) -> bool:
+    """Whether the process that opened ``run`` may still be working on it."""
+    if run.host != socket.gethostname() or run.pid is None:
+        return dt.datetime.now(dt.UTC) - run.started_at < REMOTE_RUN_STALE_AFTER
+    if run.pid == os.getpid():
+        return False  # this process: a run it opened and abandoned (e.g. an interrupted call)
+    try:
+        os.kill(run.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    return True
 
 
 def _inputs_record(slices: dict[str, TableSlice]) -> dict[str, int]:
