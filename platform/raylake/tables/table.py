@@ -143,6 +143,13 @@ class Table:
     ) -> pd.DataFrame:
         return self.to_arrow(version, timestamp, columns).to_pandas()
 
+    def head(self, n: int = 10, version: int | None = None) -> pd.DataFrame:
+        """The first ``n`` rows, reading only as many files as needed."""
+        if n < 0:
+            raise InvalidArgumentError("n must be >= 0")
+        dataset = self._delta(version).to_pyarrow_dataset()
+        return dataset.head(n).to_pandas()
+
     def to_ray(self, version: int | None = None, timestamp: Any = None) -> Dataset:
         from raylake.tables import ray_io
 
@@ -180,6 +187,8 @@ class Table:
         target = _as_datetime(version) if isinstance(version, str) else version
         if isinstance(target, int) and not 0 <= target <= dtable.version():
             raise VersionNotFoundError(f"{self.name} has no version {target}")
+        if target == dtable.version():
+            return target  # already that content: nothing to commit
         try:
             dtable.restore(target)
         except DeltaError as exc:
@@ -192,11 +201,14 @@ class Table:
         """Delete files no longer referenced for ``retention_hours``; returns them."""
         if retention_hours < 0:
             raise InvalidArgumentError("retention_hours must be >= 0")
-        removed = self._delta().vacuum(
-            retention_hours=int(retention_hours),
-            dry_run=dry_run,
-            enforce_retention_duration=enforce_retention,
-        )
+        try:
+            removed = self._delta().vacuum(
+                retention_hours=int(retention_hours),
+                dry_run=dry_run,
+                enforce_retention_duration=enforce_retention,
+            )
+        except DeltaError as exc:  # e.g. a retention under the table's minimum
+            raise InvalidArgumentError(f"cannot vacuum {self.name}: {exc}") from exc
         if not dry_run:
             self._changed()
         return removed
