@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import pyarrow as pa
 import typer
 
 from raylake.cli import _render
@@ -53,8 +54,8 @@ def show(
     """Describe a table: location, owner, version, schema, row count, tags and comment."""
     with workspace() as ws:
         d = ws.catalog.describe(name)
-        # The whole table is read for a sample: fine for a look, the SDK has no head(n) yet.
-        sample = ws.table(name).to_arrow(version=d.version).slice(0, rows) if rows else None
+        head = ws.table(name).head(rows, version=d.version) if rows else None
+        sample = pa.Table.from_pandas(head, preserve_index=False) if head is not None else None
     if json_out:
         out = _render.jsonable(d.info)
         out.update(version=d.version, rows=d.num_rows, files=d.num_files)
