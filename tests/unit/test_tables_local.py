@@ -171,6 +171,54 @@ def test_schema_mismatch_on_narrower_table_type(ws: raylake.Workspace) -> None:
     assert _snapshot(ws) == before
 
 
+@pytest.mark.parametrize(
+    "column",
+    [
+        pd.to_timedelta([1, 2], unit="s"),  # Arrow duration: Delta has no such type
+        pa.array([dt.time(1, 2), dt.time(3, 4)]),
+        pa.array([1.0, 2.0], pa.float16()),
+    ],
+    ids=["duration", "time", "float16"],
+)
+def test_types_delta_cannot_store_are_refused(ws: raylake.Workspace, column: Any) -> None:
+    with pytest.raises(SchemaMismatchError, match="cannot store"):
+        ws.write_table(NAME, pa.table({"id": [1, 2], "x": column}))
+    assert ws.catalog.list_tables() == []
+    assert not (Path(ws.settings.storage_root) / "main" / "bronze" / "events").exists()
+    ws.write_table(NAME, pa.table({"id": [1, 2]}))
+    before = _snapshot(ws)
+    with pytest.raises(SchemaMismatchError, match="cannot store"):
+        ws.write_table(NAME, pa.table({"id": [1, 2], "x": column}), schema_evolution=True)
+    assert _snapshot(ws) == before
+
+
+def test_unsigned_integers(ws: raylake.Workspace) -> None:
+    # Delta has signed integers only: unsigned ones are stored in a type that holds them all.
+    ws.write_table(
+        NAME,
+        pa.table(
+            {
+                "u8": pa.array([255], pa.uint8()),
+                "u32": pa.array([2**32 - 1], pa.uint32()),
+                "u64": pa.array([2**63 - 1], pa.uint64()),
+            }
+        ),
+    )
+    t = ws.table(NAME)
+    assert [f.type for f in t.schema] == [pa.int16(), pa.int64(), pa.int64()]
+    assert _rows(ws) == [(255, 2**32 - 1, 2**63 - 1)]
+    before = _snapshot(ws)
+    with pytest.raises(SchemaMismatchError):  # does not fit int64
+        ws.write_table(NAME, pa.table({"u64": pa.array([2**64 - 1], pa.uint64())}))
+    with pytest.raises(SchemaMismatchError):  # uint16 may not fit int16: refused by type
+        ws.write_table(NAME, pa.table({"u8": pa.array([1], pa.uint16())}))
+    assert _snapshot(ws) == before
+    ws.write_table(
+        NAME, pa.table({"u8": pa.array([7], pa.uint8()), "u32": pa.array([1], pa.int32())})
+    )
+    assert t.num_rows() == 2
+
+
 def test_schema_evolution_adds_a_nullable_column(ws: raylake.Workspace) -> None:
     ws.write_table(NAME, _df([1, 2]))
     v = ws.write_table(
@@ -389,7 +437,7 @@ def test_vacuum_refuses_short_retention_unless_told(ws: raylake.Workspace) -> No
     ws.write_table(NAME, _df([1]))
     ws.write_table(NAME, _df([2]), mode="overwrite")
     t = ws.table(NAME)
-    with pytest.raises(Exception):  # noqa: B017 - delta-rs refuses retention below its minimum
+    with pytest.raises(InvalidArgumentError):  # below the table's minimum retention
         t.vacuum(retention_hours=0)
     with pytest.raises(InvalidArgumentError):
         t.vacuum(retention_hours=-1)

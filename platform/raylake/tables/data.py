@@ -10,6 +10,8 @@ import pyarrow as pa
 
 from raylake.errors import SchemaMismatchError, UnsupportedDataError
 
+_RAY_SAMPLE_ROWS = 1000
+
 
 class DataKind(enum.Enum):
     PANDAS = "pandas"
@@ -72,7 +74,13 @@ def arrow_schema(data: Any, kind: DataKind) -> pa.Schema:
         if schema is None:
             raise SchemaMismatchError("the Ray Dataset is empty and has no schema")
         base = getattr(schema, "base_schema", schema)
-        if not isinstance(base, pa.Schema):
-            return pa.schema(list(zip(schema.names, schema.types, strict=True)))
-        return base
+        if isinstance(base, pa.Schema):
+            return base
+        types = list(schema.types)
+        if all(isinstance(t, pa.DataType) for t in types):
+            return pa.schema(list(zip(schema.names, types, strict=True)))
+        # Pandas blocks report object columns (strings, lists...) as Python ``object``: let
+        # Arrow infer their types from the first rows, as the write itself will convert them.
+        sample = data.take_batch(batch_size=_RAY_SAMPLE_ROWS, batch_format="pyarrow")
+        return pa.table(sample).schema
     return to_arrow(data, kind).schema

@@ -23,17 +23,20 @@ def normalize_type(t: pa.DataType) -> pa.DataType:
         return pa.list_(normalize_type(t.value_type))
     if pa.types.is_list(t):
         return pa.list_(normalize_type(t.value_type))
-    if pa.types.is_null(t):
-        return t
+    if pa.types.is_unsigned_integer(t):
+        # Delta has signed integers only: the next wider one holds every value (uint64 is
+        # kept in int64; values above its maximum are refused when the data is cast).
+        return {8: pa.int16(), 16: pa.int32(), 32: pa.int64()}.get(t.bit_width, pa.int64())
     return t
 
 
 def _widens(src: pa.DataType, dst: pa.DataType) -> bool:
     """True when every value of ``src`` fits in ``dst`` exactly (an implicit cast is safe)."""
     if pa.types.is_integer(src) and pa.types.is_integer(dst):
-        return src.bit_width <= dst.bit_width and (
-            pa.types.is_signed_integer(dst) or pa.types.is_unsigned_integer(src)
-        )
+        if pa.types.is_signed_integer(src) == pa.types.is_signed_integer(dst):
+            return src.bit_width <= dst.bit_width
+        # unsigned fits a wider signed type only; signed never fits an unsigned one
+        return pa.types.is_unsigned_integer(src) and src.bit_width < dst.bit_width
     if pa.types.is_floating(src) and pa.types.is_floating(dst):
         return src.bit_width <= dst.bit_width
     if pa.types.is_integer(src) and pa.types.is_floating(dst):
@@ -75,6 +78,7 @@ def plan_write(table_schema: pa.Schema | None, data_schema: pa.Schema, evolve: b
         nulls = [f.name for f in data if pa.types.is_null(f.type)]
         raise SchemaMismatchError(f"cannot infer a type for all-null columns {nulls}")
     if table_schema is None:
+        _check_storable(data)
         return WritePlan(data)
     table = normalize_schema(table_schema)
     problems: list[str] = []
@@ -96,7 +100,24 @@ def plan_write(table_schema: pa.Schema | None, data_schema: pa.Schema, evolve: b
     target = table
     for name in new_columns:
         target = target.append(pa.field(name, data.field(name).type, nullable=True))
+    _check_storable(pa.schema([target.field(n) for n in new_columns]))
     return WritePlan(target, new_columns)
+
+
+def _check_storable(schema: pa.Schema) -> None:
+    """Refuse column types Delta has no type for (durations, times, float16...) up front."""
+    from deltalake import Schema
+
+    bad = []
+    for f in schema:
+        if pa.types.is_null(f.type):
+            continue
+        try:
+            Schema.from_arrow(pa.schema([f]))
+        except Exception:  # delta-rs raises a bare Exception for unknown types
+            bad.append(f"{f.name!r} ({f.type})")
+    if bad:
+        raise SchemaMismatchError(f"Delta tables cannot store columns {', '.join(bad)}")
 
 
 def conform(data: pa.Table, target: pa.Schema) -> pa.Table:
@@ -105,7 +126,14 @@ def conform(data: pa.Table, target: pa.Schema) -> pa.Table:
     for f in target:
         if f.name in data.column_names:
             # Timestamps may lose nanoseconds (Delta keeps microseconds); other casts stay safe.
-            columns.append(data.column(f.name).cast(f.type, safe=not pa.types.is_timestamp(f.type)))
+            try:
+                columns.append(
+                    data.column(f.name).cast(f.type, safe=not pa.types.is_timestamp(f.type))
+                )
+            except pa.ArrowInvalid as exc:  # e.g. a uint64 above int64's maximum
+                raise SchemaMismatchError(
+                    f"column {f.name!r} does not fit {f.type}: {exc}"
+                ) from exc
         else:
             columns.append(pa.nulls(data.num_rows, f.type))
     return pa.Table.from_arrays(columns, schema=target)

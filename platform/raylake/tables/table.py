@@ -14,7 +14,7 @@ from deltalake.exceptions import DeltaError
 
 from raylake.errors import CommitConflictError, InvalidArgumentError, VersionNotFoundError
 from raylake.tables import spark_io
-from raylake.tables.writer import COMMIT_ID_KEY, read_commit_info
+from raylake.tables.writer import COMMIT_ID_KEY, ROWS_KEY, read_commit_info
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -46,8 +46,8 @@ def _metric(metrics: dict[str, Any], keys: tuple[str, ...]) -> int | None:
 def _history_entry(raw: dict[str, Any]) -> HistoryEntry:
     metrics = raw.get("operationMetrics") or {}
     added = _metric(metrics, _ADDED)
-    if added is None and "raylake.rows" in raw:
-        added = int(raw["raylake.rows"])
+    if added is None and ROWS_KEY in raw:
+        added = int(raw[ROWS_KEY])
     return HistoryEntry(
         version=int(raw["version"]),
         timestamp=dt.datetime.fromtimestamp(raw["timestamp"] / 1000, dt.UTC),

@@ -40,6 +40,7 @@ MODES = ("append", "overwrite", "merge")
 STAGING_DIR = "_raylake_staging"  # hidden from Delta readers and vacuum: merge sources only
 APPEND_RETRIES = 200  # appends never conflict logically; retries only wait out busy commits
 COMMIT_ID_KEY = "raylake.commitId"
+ROWS_KEY = "raylake.rows"
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,16 @@ class WriteOptions:
     storage_options: dict[str, str] | None = None
     extra_metadata: dict[str, str] = field(default_factory=dict)
 
-    def commit_properties(self, commit_id: str) -> CommitProperties:
+    def commit_properties(
+        self, commit_id: str, extra: dict[str, str] | None = None
+    ) -> CommitProperties:
         txns = [Transaction(*self.app_transaction)] if self.app_transaction else None
-        meta = {"userName": self.user, COMMIT_ID_KEY: commit_id, **self.extra_metadata}
+        meta = {
+            "userName": self.user,
+            COMMIT_ID_KEY: commit_id,
+            **self.extra_metadata,
+            **(extra or {}),
+        }
         return CommitProperties(custom_metadata=meta, app_transactions=txns, max_commit_retries=20)
 
 
@@ -247,25 +255,39 @@ def _write_distributed(
         return _merge_staged(location, dt, data, kind, plan, options)
     folder_name = f"part-{uuid.uuid4().hex}"
     folder = storage.join(location, folder_name)
-    _stage(data, kind, plan.target_schema, folder, options)
     try:
+        # Inside the try: a failed Spark job or Ray task leaves part files behind too.
+        _stage(data, kind, plan.target_schema, folder, options)
         fs, table_path = storage.filesystem(location, options.storage_options)
         files = describe_files(fs, table_path, storage.join(table_path, folder_name))
         return _commit_files(location, files, plan, options)
     except BaseException:
-        storage.delete_tree(folder, options.storage_options)  # nothing committed: leave nothing
+        if not _referenced(location, folder_name, options.storage_options):
+            storage.delete_tree(folder, options.storage_options)  # nothing committed: leave nothing
         raise
+
+
+def _referenced(location: str, folder_name: str, storage_options: dict[str, str] | None) -> bool:
+    """Whether the table's files include ``folder_name``'s (the commit landed after all)."""
+    try:
+        dt = open_table(location, storage_options)
+        marker = f"/{folder_name}/"  # a fresh uuid: it cannot match anything else
+        return dt is not None and any(marker in uri for uri in dt.file_uris())
+    except Exception:  # cannot tell: keeping orphans (vacuum removes them) beats losing data
+        return True
 
 
 def _commit_files(
     location: str, files: list[DataFile], plan: schema_check.WritePlan, options: WriteOptions
 ) -> int:
     actions = [f.add_action() for f in files]
+    # delta-rs records no row counts for transactions it did not write: history reads this.
+    rows = {ROWS_KEY: str(sum(f.num_rows for f in files))}
     mode = "overwrite" if options.mode == "overwrite" else "append"
     attempts = APPEND_RETRIES if mode == "append" else 1
     for attempt in range(attempts):
         commit_id = uuid.uuid4().hex
-        props = options.commit_properties(commit_id)
+        props = options.commit_properties(commit_id, rows)
         read_version = -1
         try:
             dt = open_table(location, options.storage_options)
@@ -324,8 +346,8 @@ def _merge_staged(
     """Merge distributed data: the cluster stages it as Parquet, delta-rs streams it in."""
     read_version = dt.version()
     folder = storage.join(location, STAGING_DIR, uuid.uuid4().hex)
-    _stage(data, kind, plan.target_schema, folder, options)
     try:
+        _stage(data, kind, plan.target_schema, folder, options)
         fs, path = storage.filesystem(folder, options.storage_options)
         source = pads.dataset(path, filesystem=fs, format="parquet", schema=plan.target_schema)
         _check_unique_keys(source.to_table(columns=list(options.merge_on)), options.merge_on)
