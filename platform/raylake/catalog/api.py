@@ -83,7 +83,8 @@ class Catalog:
         return self._tables.register_external(name, location, comment)
 
     def drop_table(self, name: str, purge: bool = True) -> TableInfo:
-        """Drop the catalog entry; with ``purge`` (the default) delete the data too."""
+        """Drop the catalog entry; with ``purge`` (the default) delete a managed table's data
+        too. Registered (external) tables keep their data."""
         return self._tables.drop(name, purge)
 
     def lineage(self, name: str) -> Lineage:

@@ -110,9 +110,21 @@ class ManagedTables:
             info = self.info(tname)
         return info
 
+    def is_managed(self, info: TableInfo) -> bool:
+        """Whether raylake chose the table's location (external tables were registered)."""
+        managed = storage.table_location(
+            self._settings.storage_root, parse_table_name(info.full_name)
+        )
+        return info.location.rstrip("/") == managed.rstrip("/")
+
     def drop(self, name: str | TableName, purge: bool = True) -> TableInfo:
-        """Remove the catalog entry, and the data too unless ``purge=False``."""
-        info = self._store.drop_table(parse_table_name(name))
-        if purge:
+        """Remove the catalog entry, and a managed table's data too unless ``purge=False``.
+
+        An external table's data belongs to whoever wrote it: only its entry is removed.
+        """
+        tname = parse_table_name(name)
+        info = self.info(tname)
+        self._store.drop_table(tname)
+        if purge and self.is_managed(info):
             storage.delete_tree(info.location, self.storage_options)
         return info
