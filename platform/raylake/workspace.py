@@ -90,10 +90,13 @@ class Workspace:
         progress: bool = True,
     ) -> SweepResult:
         """Run a Ray Tune sweep tracked in MLflow (see ``raylake.training``)."""
+        from raylake.registry.store import artifact_root
         from raylake.training import SweepContext, run_sweep  # imports Ray Tune: only when used
 
+        uri = self.settings.mlflow_tracking_uri
         ctx = SweepContext(
-            self.settings.mlflow_tracking_uri,
+            uri,
+            artifact_root(self.settings.home, uri),
             self.settings.home / "tune",
             self._store,
             self.ray,
@@ -120,8 +123,11 @@ class Workspace:
     def models(self) -> ModelRegistry:
         """The MLflow model registry on the workspace's tracking store."""
         from raylake.registry import ModelRegistry  # imports MLflow: only when used
+        from raylake.registry.store import artifact_root
 
-        return ModelRegistry(self.settings.mlflow_tracking_uri, self._store, self.settings.user)
+        uri = self.settings.mlflow_tracking_uri
+        root = artifact_root(self.settings.home, uri)
+        return ModelRegistry(uri, self._store, self.settings.user, root)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def close(self) -> None:

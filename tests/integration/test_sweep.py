@@ -74,6 +74,7 @@ def client(ws: raylake.Workspace) -> mlflow.MlflowClient:
 def mlflow_uri(request: pytest.FixtureRequest) -> Iterator[str]:
     """Point MLflow's global URI at the workspace for one test, then unset it again."""
     ws = request.getfixturevalue(WS_FIXTURE)
+    mlflow.set_tracking_uri(ws.settings.mlflow_tracking_uri)
     yield ws.settings.mlflow_tracking_uri
     mlflow.set_tracking_uri(None)
 
@@ -113,13 +114,17 @@ def test_failing_trial_is_failed_and_the_rest_finish(
     assert "C is far too large" in (swept.failed[0].error or "")
 
 
-def test_parent_run_holds_the_best_result(swept: SweepResult, client: mlflow.MlflowClient) -> None:
+def test_parent_run_holds_the_best_result(
+    ws: raylake.Workspace, swept: SweepResult, client: mlflow.MlflowClient
+) -> None:
     best = max(
         (t for t in swept.trials if t.status == "FINISHED"), key=lambda t: t.metrics["accuracy"]
     )
     assert swept.best_run_id == best.run_id
     assert swept.best_metric == pytest.approx(best.metrics["accuracy"])
     parent = client.get_run(swept.parent_run_id)
+    home = (ws.settings.home / "mlartifacts").as_uri()
+    assert client.get_experiment(swept.experiment_id).artifact_location.startswith(home)
     assert parent.info.status == "FINISHED"
     assert parent.data.metrics["best_accuracy"] == pytest.approx(swept.best_metric)
     assert parent.data.metrics["num_failed"] == 1

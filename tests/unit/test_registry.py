@@ -66,12 +66,16 @@ def test_register_alias_and_load_by_alias(
     )
     assert local_ws.models.get("churn", "champion").aliases == ["champion"]
     assert local_ws.models.uri("churn", "champion") == "models:/main.models.churn@champion"
+    # Artifacts live in the workspace home, never in ./mlruns of the current folder.
+    exp = mlflow.MlflowClient(mlflow_uri).get_experiment_by_name("registry")
+    assert exp.artifact_location.startswith((local_ws.settings.home / "mlartifacts").as_uri())
 
 
 def test_versions_list_and_compare(local_ws: raylake.Workspace, data: pd.DataFrame) -> None:
     X = data[["a", "b"]]
     client = mlflow.MlflowClient(local_ws.settings.mlflow_tracking_uri)
-    exp = client.create_experiment("manual")
+    home = local_ws.settings.home
+    exp = client.create_experiment("manual", artifact_location=(home / "manual").as_uri())
     run_ids = []
     for n in (3, 8):
         run = client.create_run(exp)
@@ -117,7 +121,10 @@ def test_a_model_without_signature_is_refused(
     with pytest.raises(raylake.SignatureMissingError, match="input_example"):
         local_ws.models.register(model, "churn")
 
-    with mlflow.start_run() as run:
+    client = mlflow.MlflowClient(mlflow_uri)
+    where = (local_ws.settings.home / "plain").as_uri()
+    exp = client.create_experiment("plain", artifact_location=where)
+    with mlflow.start_run(experiment_id=exp) as run:
         mlflow.sklearn.log_model(model, name="model", serialization_format="cloudpickle")
     with pytest.raises(raylake.SignatureMissingError, match="no signature"):
         local_ws.models.register(run.info.run_id, "churn")

@@ -14,7 +14,7 @@ import typer
 from deltalake.exceptions import DeltaError
 from typer.core import TyperGroup
 
-from raylake.cli import info, lineage, pipelines, schemas, tables
+from raylake.cli import info, lineage, models, pipelines, schemas, sweep, tables
 from raylake.cli._context import CliState, set_state, state
 from raylake.errors import RaylakeError
 
@@ -88,6 +88,9 @@ app.add_typer(tables.app, name="tables")
 app.add_typer(schemas.app, name="schemas")
 app.add_typer(pipelines.app, name="pipeline")
 app.command("lineage")(lineage.lineage)
+app.add_typer(models.app, name="models")
+app.add_typer(sweep.app, name="sweep")
+app.command("mlflow-ui")(models.mlflow_ui)
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ from raylake.registry.lineage import record_model_version
 from raylake.registry.logging import MODEL_ARTIFACT, log_model, tracking
 from raylake.registry.names import parse_model_name, parse_schema_prefix
 from raylake.registry.records import ModelComparison, ModelVersionInfo, RegisteredModelInfo
+from raylake.registry.store import experiment_id
 
 if TYPE_CHECKING:
     from raylake.catalog import CatalogStore
@@ -51,8 +52,11 @@ def _mlflow_errors(what: str, missing: tuple[str, ...] = ()) -> Iterator[None]:
 class ModelRegistry:
     """Registered models named ``catalog.schema.model`` (``churn`` means ``main.models.churn``)."""
 
-    def __init__(self, tracking_uri: str, store: CatalogStore, user: str) -> None:
+    def __init__(
+        self, tracking_uri: str, store: CatalogStore, user: str, artifact_root: str | None = None
+    ) -> None:
         self.tracking_uri = tracking_uri
+        self._artifact_root = artifact_root
         self._client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
         self._store = store
         self._user = user
@@ -112,8 +116,7 @@ class ModelRegistry:
             raise SignatureMissingError(
                 "registering a model object needs input_example to infer its signature"
             )
-        exp = self._client.get_experiment_by_name(REGISTER_EXPERIMENT)
-        exp_id = exp.experiment_id if exp else self._client.create_experiment(REGISTER_EXPERIMENT)
+        exp_id = experiment_id(self._client, REGISTER_EXPERIMENT, self._artifact_root)
         run = self._client.create_run(exp_id, run_name=f"register-{full}")
         uri = log_model(
             model, run.info.run_id, self.tracking_uri, input_example, True, pip_requirements

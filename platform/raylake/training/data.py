@@ -36,7 +36,8 @@ def resolve(data: Any, open_table: Callable[[str], Table]) -> TrainingData:
 
     Accepts a catalog table name (read at its current version, which is recorded), a pandas
     DataFrame, a Ray Dataset, or a training set: any object with ``to_pandas()`` and, for
-    lineage, ``name`` and ``version`` attributes (``sources`` may list its own inputs).
+    lineage, ``name`` and ``version`` attributes (``sources`` may list its own inputs). Other
+    objects (arrays, tuples of frames) are handed to trials unchanged.
     """
     if data is None:
         return TrainingData(None)
@@ -56,10 +57,8 @@ def resolve(data: Any, open_table: Callable[[str], Table]) -> TrainingData:
         if not isinstance(frame, pd.DataFrame):
             raise UnsupportedDataError("a training set's to_pandas() must return a DataFrame")
         return TrainingData(frame, _training_set_sources(data), len(frame))
-    raise UnsupportedDataError(
-        "sweep data must be a table name, pandas DataFrame, Ray Dataset or training set, "
-        f"got {type(data).__name__}"
-    )
+    # Anything else (arrays, a (train, valid) tuple, ...) goes to trials as it is, pickled once.
+    return TrainingData(data, [])
 
 
 def _is_ray_dataset(data: Any) -> bool:

@@ -61,6 +61,7 @@ class SweepContext:
     """What a sweep needs from the workspace (kept explicit so the runner stays testable)."""
 
     tracking_uri: str
+    artifact_root: str | None
     storage_path: Path
     store: CatalogStore
     ensure_ray: Callable[[], None]
@@ -125,6 +126,7 @@ def run_sweep(
     exp_id, parent = start_parent_run(
         client,
         spec.experiment,
+        ctx.artifact_root,
         sweep_id,
         _parent_params(spec, scheduler_obj, searcher, training),
         tags,

@@ -17,6 +17,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from ray._private.dict import flatten_dict
 from ray.air.integrations.mlflow import MLflowLoggerCallback
 
+from raylake.registry.store import experiment_id
 from raylake.training.data import Source
 from raylake.training.trial import TRIAL_TAG
 
@@ -82,13 +83,13 @@ def as_params(config: Mapping[str, Any]) -> list[Param]:
 def start_parent_run(
     client: MlflowClient,
     experiment: str,
+    artifact_root: str | None,
     sweep_id: str,
     params: Mapping[str, Any],
     tags: Mapping[str, str],
 ) -> tuple[str, str]:
     """Create (or reuse) the experiment and open the sweep's parent run: ``(exp_id, run_id)``."""
-    found = client.get_experiment_by_name(experiment)
-    exp_id = found.experiment_id if found else client.create_experiment(experiment)
+    exp_id = experiment_id(client, experiment, artifact_root)
     run = client.create_run(
         exp_id,
         run_name=f"sweep-{sweep_id}",

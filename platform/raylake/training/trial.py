@@ -100,26 +100,31 @@ def _attach_run(tracking_uri: str, experiment_id: str) -> Any:
 
 @contextmanager
 def shipped_by_value(fn: Callable[..., Any]) -> Iterator[None]:
-    """Pickle the module defining ``fn`` by value while a sweep runs.
+    """Pickle this module, and the module defining ``fn``, by value while a sweep runs.
 
-    Trial processes cannot import a module that only the driver can see (a test file, a script
-    loaded by path, a notebook helper); installed packages stay pickled by reference.
+    This module: trial processes then never import the ``raylake`` package (its import pulls
+    in Delta, SQLAlchemy and MLflow; 6-13 s per trial process measured on a busy 2-core box).
+    ``fn``'s module: trial processes cannot import a module only the driver sees (a test file,
+    a script loaded by path); installed packages stay pickled by reference.
     """
     from ray import cloudpickle
 
-    module = sys.modules.get(getattr(fn, "__module__", "") or "")
-    if module is None or module.__name__ == "__main__" or not _is_local(module):
-        yield
-        return
+    modules = [sys.modules[__name__]]
+    user = sys.modules.get(getattr(fn, "__module__", "") or "")
+    if user is not None and user.__name__ != "__main__" and _is_local(user):
+        modules.append(user)
+    registered = []
     try:
-        cloudpickle.register_pickle_by_value(module)
-    except ValueError:  # already registered (a nested sweep): leave it to the outer one
-        yield
-        return
-    try:
+        for module in modules:
+            try:
+                cloudpickle.register_pickle_by_value(module)
+                registered.append(module)
+            except ValueError:  # already registered (a sweep inside a sweep): leave it be
+                pass
         yield
     finally:
-        cloudpickle.unregister_pickle_by_value(module)
+        for module in registered:
+            cloudpickle.unregister_pickle_by_value(module)
 
 
 def _is_local(module: Any) -> bool:
