@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -138,12 +137,9 @@ def mlflow_ui(
     # mlflow ui starts uvicorn by name: the interpreter's bin folder must be on PATH.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     _render.show(f"MLflow UI for {uri} on http://{host}:{port} (Ctrl+C stops it)")
-    try:
-        subprocess.run(command, env=env, check=True)
-    except KeyboardInterrupt:
-        pass
-    except subprocess.CalledProcessError as exc:
-        raise typer.Exit(exc.returncode) from exc
+    sys.stdout.flush()
+    # Become the MLflow server: Ctrl+C and kill then reach it (and its uvicorn workers) directly.
+    os.execve(sys.executable, command, env)
 
 
 def _columns(inputs: object) -> str | None:
