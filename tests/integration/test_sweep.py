@@ -180,6 +180,7 @@ def test_a_metric_never_reported_is_a_clear_error(ws: raylake.Workspace) -> None
         ({"num_samples": 0}, "num_samples"),
         ({"scheduler": "hyperband"}, "scheduler"),
         ({"data": None}, "requires \\(config, data\\)"),
+        ({"param_space": {"C": tune.grid_search([1.0])}, "search_alg": "optuna"}, "grid_search"),
     ],
 )
 def test_bad_definitions_fail_before_any_trial(
@@ -225,3 +226,33 @@ def test_autolog_inside_trials_logs_to_the_trial_run(
     assert run.data.params["max_iter"] == "100"
     assert run.info.status == "FINISHED"
     assert len(child_runs(client, result)) == 1
+
+
+def test_optuna_search_with_asha_early_stopping(
+    ws: raylake.Workspace, table: tuple[str, int], client: mlflow.MlflowClient
+) -> None:
+    def steps(config: dict[str, Any], data: pd.DataFrame) -> None:
+        model = fit(config, data)
+        acc = float(model.score(data[FEATURES], data["label"]))
+        for step in range(1, 5):
+            report({"accuracy": acc * step / 4})
+
+    result = ws.sweep(
+        steps,
+        {"C": tune.loguniform(1e-3, 10.0)},
+        num_samples=3,
+        metric="accuracy",
+        data=table[0],
+        experiment="test-optuna",
+        search_alg="optuna",
+        scheduler="asha",
+        max_concurrent=2,
+        progress=False,
+    )
+    runs = child_runs(client, result)
+    assert len(runs) == 3 and all(r.info.status == "FINISHED" for r in runs)
+    assert len({r.data.params["C"] for r in runs}) == 3
+    parent = client.get_run(result.parent_run_id)
+    assert parent.data.params["search_alg"] == "OptunaSearch"
+    assert parent.data.params["scheduler"] == "AsyncHyperBandScheduler"
+    assert result.best_model_uri is None  # no trial kept a model

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 # Tune's own loggers print a traceback per failed trial and progress lines; raylake shows both
 # in its table and in the result instead.
-_NOISY_LOGGERS = ("ray.tune", "ray.train", "ray.air")
+_NOISY_LOGGERS = ("ray.tune", "ray.train", "ray.air", "optuna")
 _QUIET_ENV = {
     # No per-trial CSV/JSON/TensorBoard files: MLflow is the record.
     "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
@@ -114,6 +114,10 @@ def run_sweep(
     )
     scheduler_obj = _scheduler(scheduler)
     searcher = _searcher(search_alg)
+    if searcher is not None and sweep_spec.has_grid(spec.param_space):
+        raise InvalidSweepError(
+            "grid_search cannot be combined with a search algorithm: use tune.choice([...])"
+        )
     if not isinstance(cpus_per_trial, int | float) or cpus_per_trial <= 0:
         raise InvalidSweepError(f"cpus_per_trial must be positive, got {cpus_per_trial!r}")
     training = resolve(data, ctx.open_table)

@@ -158,3 +158,11 @@ def _ordered(lower: Any, upper: Any) -> bool:
         )
     except TypeError:
         return False
+
+
+def has_grid(space: Mapping[str, Any]) -> bool:
+    """True when any parameter (nested ones too) is a ``tune.grid_search``."""
+    for value in space.values():
+        if isinstance(value, Mapping) and (set(value) == {"grid_search"} or has_grid(value)):
+            return True
+    return False
