@@ -256,3 +256,23 @@ def test_optuna_search_with_asha_early_stopping(
     assert parent.data.params["search_alg"] == "OptunaSearch"
     assert parent.data.params["scheduler"] == "AsyncHyperBandScheduler"
     assert result.best_model_uri is None  # no trial kept a model
+
+
+def test_a_ray_dataset_is_read_once_and_shared(
+    ws: raylake.Workspace, table: tuple[str, int], client: mlflow.MlflowClient
+) -> None:
+    def from_dataset(config: dict[str, Any], data: Any) -> dict[str, float]:
+        frame = data.to_pandas()
+        return {"accuracy": float(fit(config, frame).score(frame[FEATURES], frame["label"]))}
+
+    result = ws.sweep(
+        from_dataset,
+        {"C": tune.grid_search([0.1, 1.0])},
+        metric="accuracy",
+        data=ws.table(table[0]).to_ray(),
+        experiment="test-ray-data",
+        progress=False,
+    )
+    assert [t.status for t in result.trials] == ["FINISHED", "FINISHED"]
+    parent = client.get_run(result.parent_run_id)
+    assert parent.data.params["data_rows"] == "200"

@@ -51,7 +51,11 @@ def resolve(data: Any, open_table: Callable[[str], Table]) -> TrainingData:
     if isinstance(data, pd.DataFrame):
         return TrainingData(data, [], len(data))
     if _is_ray_dataset(data):
-        return TrainingData(data, [])
+        # Execute the read once, here: trials then share its blocks in the object store. A
+        # lazy dataset would make every trial launch read tasks, which can starve for CPUs
+        # the trials themselves hold.
+        materialized = data.materialize()
+        return TrainingData(materialized, [], materialized.count())
     if callable(getattr(data, "to_pandas", None)):
         frame = data.to_pandas()
         if not isinstance(frame, pd.DataFrame):
