@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import TYPE_CHECKING
 
@@ -12,7 +13,16 @@ from raylake.settings import Settings
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+log = logging.getLogger(__name__)
+
 APP_NAME = "raylake"
+
+# JVMs that coordinate rather than crunch data: RayDP's app master (a py4j gateway JVM and a Ray
+# Java actor) and the Spark driver (planning, scheduling). C2 compilation never pays off in them.
+# Measured on 2 cores with C1 only and the serial GC: app master start-up CPU ~8 -> ~4.5 s; driver
+# CPU per ETL job ~2.1 -> ~0.9 s, warm 300k-row pipeline runs 20-30% faster. Executors keep C2:
+# C1 there made the same runs 2.5x costlier.
+COORDINATOR_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 
 def spark_configs(settings: Settings) -> dict[str, str]:
@@ -20,8 +30,8 @@ def spark_configs(settings: Settings) -> dict[str, str]:
     opts = java_options_string()
     return {
         "spark.executor.extraJavaOptions": opts,
-        "spark.driver.extraJavaOptions": opts,
-        "spark.ray.raydp_app_master.extraJavaOptions": opts,
+        "spark.driver.extraJavaOptions": f"{opts} {COORDINATOR_JVM_OPTIONS}",
+        "spark.ray.raydp_app_master.extraJavaOptions": f"{opts} {COORDINATOR_JVM_OPTIONS}",
         # delta-rs reads microsecond timestamps; Spark 3.5 would write INT96 otherwise.
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.sql.session.timeZone": "UTC",
@@ -32,6 +42,62 @@ def spark_configs(settings: Settings) -> dict[str, str]:
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.driver.host": "127.0.0.1",
     }
+
+
+def _driver_launch_configs(settings: Settings) -> dict[str, str]:
+    """The configs RayDP will start the driver JVM with (its class path, agent and options)."""
+    from raydp.spark.ray_cluster import SparkCluster
+
+    # RayDP computes them in SparkCluster._prepare_spark_configs, which needs no running master.
+    cluster = SparkCluster.__new__(SparkCluster)
+    cluster._configs = spark_configs(settings)
+    cluster._num_executors = settings.spark_executors
+    cluster._executor_cores = settings.spark_executor_cores
+    cluster._executor_memory = settings.spark_executor_memory
+    cluster._prepare_spark_configs()
+    return cluster._configs
+
+
+def _launch_driver_gateway(configs: dict[str, str], locked: threading.Event) -> None:
+    """Start PySpark's driver JVM and install it as the process's gateway.
+
+    Holds ``SparkContext._lock`` throughout, so a SparkContext created meanwhile waits for this
+    gateway instead of launching a second one. Any failure leaves PySpark to launch it itself.
+    """
+    try:
+        from pyspark import SparkConf, SparkContext
+        from pyspark.java_gateway import launch_gateway
+
+        with SparkContext._lock:
+            locked.set()
+            if SparkContext._gateway is None:
+                conf = SparkConf(loadDefaults=False).setAll(list(configs.items()))
+                SparkContext._gateway = launch_gateway(conf)
+                SparkContext._jvm = SparkContext._gateway.jvm
+    except Exception:  # the normal, sequential start still works
+        log.warning("starting the Spark driver early failed; RayDP will start it", exc_info=True)
+    finally:
+        locked.set()
+
+
+def prelaunch_driver(settings: Settings) -> None:
+    """Start the Spark driver JVM in the background while RayDP starts its app master.
+
+    RayDP starts them one after the other though neither needs the other (the master URL is
+    only given to the SparkContext later); overlapping them takes ~3 s off Spark's start.
+    """
+    try:
+        configs = _driver_launch_configs(settings)
+    except Exception:  # a RayDP without this internal: start sequentially
+        log.debug("cannot compute RayDP's driver configs; no early driver start", exc_info=True)
+        return
+    locked = threading.Event()
+    thread = threading.Thread(
+        target=_launch_driver_gateway, args=(configs, locked), name="raylake-spark-driver"
+    )
+    thread.daemon = True
+    thread.start()
+    locked.wait()
 
 
 class SparkOnRay:
@@ -64,6 +130,7 @@ class SparkOnRay:
                     self._session = running.get_or_create_session()
                     return self._session
                 s = self._settings
+                prelaunch_driver(s)
                 self._session = raydp.init_spark(
                     app_name=APP_NAME,
                     num_executors=s.spark_executors,
