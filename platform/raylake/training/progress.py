@@ -48,7 +48,8 @@ class RichProgress(Callback):
     # -- Tune callback hooks -------------------------------------------------------------------
     def setup(self, **info: Any) -> None:
         console = self._console or Console(stderr=True)
-        self._live = Live(self._render(), console=console, refresh_per_second=4)
+        # get_renderable: Live re-renders on every refresh, so running trials' times tick.
+        self._live = Live(get_renderable=self._render, console=console, refresh_per_second=2)
         self._live.start()
 
     def on_trial_start(self, iteration: int, trials: list, trial: Trial, **info: Any) -> None:
@@ -78,7 +79,7 @@ class RichProgress(Callback):
 
     def stop(self) -> None:
         if self._live is not None:
-            self._live.update(self._render())
+            self._live.refresh()
             self._live.stop()
             self._live = None
 
@@ -96,7 +97,7 @@ class RichProgress(Callback):
 
     def _refresh(self) -> None:
         if self._live is not None:
-            self._live.update(self._render())
+            self._live.refresh()
 
     def _best(self) -> _Row | None:
         scored = [r for r in self._rows.values() if r.value is not None]
@@ -132,9 +133,13 @@ class RichProgress(Callback):
                 *(_fmt(row.config.get(name)) for name in params),
                 str(row.iteration),
                 "-" if row.value is None else f"{row.value:.4g}{marker}",
-                f"{row.elapsed:.1f}s",
+                f"{self._elapsed(row):.1f}s",
             )
         return table
+
+    @staticmethod
+    def _elapsed(row: _Row) -> float:
+        return time.monotonic() - row.started if row.status == "RUNNING" else row.elapsed
 
     def _param_names(self) -> list[str]:
         names: list[str] = []
