@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from rides_data import write_days  # noqa: E402
 from rides_pipelines import make_pipelines  # noqa: E402
+from rides_training import FEATURES, high_fare_sweep  # noqa: E402
 
 import raylake  # noqa: E402
 
@@ -67,13 +68,17 @@ def run_all(ws: raylake.Workspace, pipelines: list[raylake.Pipeline]) -> list:
 
 
 def show_lineage(ws: raylake.Workspace, name: str) -> None:
-    tree = Tree(f"[bold]{name}[/bold] (upstream)")
-    nodes = {name: tree}
-    for edge in ws.lineage(name).upstream:
-        parent = nodes.get(edge.target_name, tree)
+    """The upstream tree of ``name``: every version it came from, down to the raw files."""
+    lineage = ws.lineage(name)
+    tree = Tree(f"[bold]{lineage.name}[/bold] (upstream)")
+    nodes: dict[tuple[str, int | None], Tree] = {}
+    for edge in lineage.upstream:
+        target = (edge.target_name, edge.target_version)
+        parent = nodes.get(target) or nodes.get((edge.target_name, None)) or tree
         version = f" v{edge.source_version}" if edge.source_version is not None else ""
-        label = f"{edge.source_kind} {edge.source_name}{version} -> v{edge.target_version}"
-        nodes.setdefault(edge.source_name, parent.add(label))
+        into = f" -> v{edge.target_version}" if edge.target_version is not None else ""
+        label = f"{edge.source_kind} {edge.source_name}{version}{into}"
+        nodes.setdefault((edge.source_name, edge.source_version), parent.add(label))
     console.print(tree)
 
 
@@ -127,8 +132,25 @@ def main() -> None:
         console.print("busiest driver-days:")
         console.print(top.to_string(index=False))
 
-        console.rule("5. lineage")
+        console.rule("5. a hyperparameter sweep on Ray Tune, every trial an MLflow run")
+        result = high_fare_sweep.run(ws)
+        console.print(
+            f"best accuracy {result.best_metric:.3f} with {result.best_params} "
+            f"(MLflow run {result.best_run_id})"
+        )
+        model = high_fare_sweep.register_as
+        version = ws.models.register(result, model)
+        ws.models.set_alias(model, "champion", version.version)
+        champion = ws.models.get(model, "champion")
+        console.print(f"registered {model} version {champion.version} as @champion")
+        sample = gold.head(5)
+        predictions = ws.models.load(model, "champion").predict(sample[FEATURES].astype("float64"))
+        flags = ", ".join(str(int(p)) for p in predictions)
+        console.print(f"champion's high-fare predictions for 5 gold rows: {flags}", markup=False)
+
+        console.rule("6. lineage: from the model back to the raw files")
         show_lineage(ws, "gold.driver_daily_stats")
+        show_lineage(ws, model)
     console.rule(f"done in {time.time() - started:.0f} s")
 
 

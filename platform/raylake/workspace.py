@@ -62,8 +62,8 @@ class Workspace:
     def table(self, name: str) -> Table:
         return self._tables.get(name)
 
-    def lineage(self, name: str) -> Lineage:
-        return self.catalog.lineage(name)
+    def lineage(self, name: str, version: int | None = None) -> Lineage:
+        return self.catalog.lineage(name, version)
 
     # -- pipelines -----------------------------------------------------------------------------
     def run_pipeline(self, pipeline: Pipeline, progress: Progress | None = None) -> PipelineRun:

@@ -200,7 +200,9 @@ def with_lineage(filled: Path) -> Path:
     # Edges come from pipeline runs (Spark); record two directly so no Spark is needed.
     with raylake.connect(home=filled) as ws:
         ws._store.add_edge("/landing/raw", None, "main.bronze.x", 0, "aaaa1111", "files")
-        ws._store.add_edge("main.bronze.x", 1, "main.silver.y", 0, "bbbb2222")
+        ws._store.add_edge("main.bronze.x", 0, "main.silver.y", 0, "bbbb2222")
+        # A later bronze version that silver.y v0 never read: not part of its lineage.
+        ws._store.add_edge("/landing/late", None, "main.bronze.x", 1, "cccc3333", "files")
     return filled
 
 
@@ -208,9 +210,10 @@ def test_lineage_tree(with_lineage: Path) -> None:
     out = ok(with_lineage, "lineage", "silver.y")
     assert "main.silver.y" in out
     assert "upstream" in out and "downstream" not in out
-    assert "main.bronze.x v1 → main.silver.y v0  run bbbb2222" in out
-    # Transitive: what bronze.x was built from is shown under it.
+    assert "main.bronze.x v0 → main.silver.y v0  run bbbb2222" in out
+    # Transitive and version-exact: what bronze.x v0 was built from, not bronze.x v1.
     assert "/landing/raw (files) → main.bronze.x v0  run aaaa1111" in out
+    assert "/landing/late" not in out
     middle = ok(with_lineage, "lineage", "main.bronze.x")
     assert "upstream" in middle and "downstream" in middle
     from_files = ok(with_lineage, "lineage", "/landing/raw")
@@ -221,7 +224,8 @@ def test_lineage_json(with_lineage: Path) -> None:
     data = json.loads(ok(with_lineage, "lineage", "bronze.x", "--json"))
     assert data["name"] == "main.bronze.x"
     assert [(e["source_name"], e["run_id"]) for e in data["upstream"]] == [
-        ("/landing/raw", "aaaa1111")
+        ("/landing/raw", "aaaa1111"),
+        ("/landing/late", "cccc3333"),
     ]
     assert [(e["target_name"], e["target_version"]) for e in data["downstream"]] == [
         ("main.silver.y", 0)

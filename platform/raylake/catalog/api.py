@@ -87,9 +87,12 @@ class Catalog:
         too. Registered (external) tables keep their data."""
         return self._tables.drop(name, purge)
 
-    def lineage(self, name: str) -> Lineage:
+    def lineage(self, name: str, version: int | None = None) -> Lineage:
+        """Upstream and downstream of ``name`` (of one ``version``, or of all its versions)."""
         full = _lineage_key(name)
-        return Lineage(full, self._store.upstream(full), self._store.downstream(full))
+        return Lineage(
+            full, self._store.upstream(full, version), self._store.downstream(full, version)
+        )
 
 
 def _lineage_key(name: str) -> str:

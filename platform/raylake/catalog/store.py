@@ -111,6 +111,11 @@ def _edge(row: LineageEdgeRow) -> LineageEdge:
     )
 
 
+def _touches(edge_end: tuple[str, int | None], node: tuple[str, int | None]) -> bool:
+    """An edge end is at a node when names match and versions do (None matches any)."""
+    return edge_end[0] == node[0] and None in (edge_end[1], node[1]) or edge_end == node
+
+
 class CatalogStore:
     """The catalog database (SQLite by default; any SQLAlchemy URL, e.g. PostgreSQL)."""
 
@@ -415,28 +420,43 @@ class CatalogStore:
             )
             return [_edge(r) for r in s.scalars(q)]
 
-    def upstream(self, name: str) -> list[LineageEdge]:
-        """All edges leading into ``name``, transitively (breadth first)."""
-        return self._walk(name, upstream=True)
+    def upstream(self, name: str, version: int | None = None) -> list[LineageEdge]:
+        """Edges leading into ``name`` (at ``version``, or any), transitively, breadth first.
 
-    def downstream(self, name: str) -> list[LineageEdge]:
-        return self._walk(name, upstream=False)
+        Past the first hop the walk is version-exact: table v3 leads only to the versions that
+        were read to write v3, not to everything its sources ever were.
+        """
+        return self._walk(name, version, upstream=True)
 
-    def _walk(self, name: str, upstream: bool) -> list[LineageEdge]:
-        seen: set[str] = {name}
-        frontier = [name]
+    def downstream(self, name: str, version: int | None = None) -> list[LineageEdge]:
+        return self._walk(name, version, upstream=False)
+
+    def _walk(self, name: str, version: int | None, upstream: bool) -> list[LineageEdge]:
+        near_col = LineageEdgeRow.target_name if upstream else LineageEdgeRow.source_name
+        frontier: set[tuple[str, int | None]] = {(name, version)}
+        seen_nodes = set(frontier)
+        seen_edges: set[int] = set()
         edges: list[LineageEdge] = []
         with self._tx() as s:
             while frontier:
-                col = LineageEdgeRow.target_name if upstream else LineageEdgeRow.source_name
+                names = sorted({n for n, _ in frontier})
                 rows = s.scalars(
-                    select(LineageEdgeRow).filter(col.in_(frontier)).order_by(LineageEdgeRow.id)
+                    select(LineageEdgeRow).filter(near_col.in_(names)).order_by(LineageEdgeRow.id)
                 ).all()
-                frontier = []
+                following: set[tuple[str, int | None]] = set()
                 for row in rows:
+                    if upstream:
+                        near = (row.target_name, row.target_version)
+                        far = (row.source_name, row.source_version)
+                    else:
+                        near = (row.source_name, row.source_version)
+                        far = (row.target_name, row.target_version)
+                    if row.id in seen_edges or not any(_touches(near, node) for node in frontier):
+                        continue
+                    seen_edges.add(row.id)
                     edges.append(_edge(row))
-                    nxt = row.source_name if upstream else row.target_name
-                    if nxt not in seen:
-                        seen.add(nxt)
-                        frontier.append(nxt)
+                    if far not in seen_nodes:
+                        seen_nodes.add(far)
+                        following.add(far)
+                frontier = following
         return edges
