@@ -11,7 +11,7 @@ demo: $(STAMP) java
 
 # One pytest session: unit tests, then integration tests sharing one local Ray + Spark on Ray.
 test: $(STAMP) java
-	$(BIN)/python -m pytest tests --timeout=900 -p no:cacheprovider
+	$(BIN)/python -m pytest tests/unit tests/integration --timeout=900 -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
