@@ -29,12 +29,14 @@ from raylake.errors import (
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _python_workers_use_this_python(ws: raylake.Workspace) -> None:
-    # Spark starts its Python workers with PYSPARK_PYTHON or "python3" from PATH, which is not
-    # the venv's Python unless the venv is activated (raylake.compute does not set it yet).
-    # Local rows and UDFs need those workers; point them at this interpreter.
-    ws.spark().sparkContext.pythonExec = sys.executable
+def test_python_workers_use_this_interpreter(ws: raylake.Workspace) -> None:
+    # Spark would start its Python workers with "python3" from PATH, which has no pyspark
+    # unless the venv is activated; raylake points them at this interpreter.
+    from pyspark.sql import functions as F
+
+    exe = F.udf(lambda _: sys.executable)
+    [row] = ws.spark().range(1).select(exe("id").alias("exe")).collect()
+    assert row.exe == sys.executable
 
 
 def _rows(df: pd.DataFrame, *cols: str) -> list[tuple[Any, ...]]:

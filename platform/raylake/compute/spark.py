@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 from typing import TYPE_CHECKING
 
@@ -119,6 +121,9 @@ class SparkOnRay:
             return self._session
         with self._lock:
             if self._session is None:
+                # PySpark starts Python workers (UDFs, local rows) with $PYSPARK_PYTHON, else
+                # `python3` from PATH, which has no pyspark outside an activated venv.
+                os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
                 self._ray.ensure()
                 import raydp
                 from raydp import context as raydp_context
