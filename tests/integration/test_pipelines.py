@@ -83,6 +83,8 @@ def test_failing_expectation_writes_nothing(
     with pytest.raises(raylake.ExpectationFailedError, match="positive_amount"):
         ws.run_pipeline(p)
     assert ws.catalog.list_tables(schema) == []
+    # The rows were staged (counted during the write) but the staged files are gone again.
+    assert not list((Path(ws.settings.storage_root) / "main" / schema).rglob("*.parquet"))
     [run] = ws.pipeline_runs("strict")
     assert run.status == "FAILED"
     # The failed run's files were not consumed: a fixed pipeline still sees them.

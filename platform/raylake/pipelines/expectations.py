@@ -1,7 +1,8 @@
-"""Evaluate expectations in one pass: violations per rule, rows in and rows kept."""
+"""Evaluate expectations during the write: violations per rule, rows in and rows kept."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -38,19 +39,38 @@ def kept_rows(expectations: list[Expectation]) -> Column | None:
     return cond
 
 
-def check(df: DataFrame, expectations: list[Expectation]) -> Checked:
-    from pyspark.errors import AnalysisException, ParseException
+def _aggregates(expectations: list[Expectation]) -> list[Column]:
     from pyspark.sql import functions as F
 
+    keep = kept_rows(expectations)
+    kept = F.when(keep, 1).otherwise(0) if keep is not None else F.lit(1)
+    aggs = [F.count(F.lit(1)).alias("__rows_in"), F.sum(kept).alias("__rows_out")]
+    for i, e in enumerate(expectations):
+        aggs.append(F.sum(F.when(_passes(e), 0).otherwise(1)).alias(f"__e{i}"))
+    return aggs
+
+
+def observe(
+    df: DataFrame, expectations: list[Expectation], name: str
+) -> tuple[DataFrame, Callable[[], Checked]]:
+    """``df`` with the expectation counts attached, and a function reading them.
+
+    The counts are gathered while the write itself runs (Spark's ``Observation``), so the data
+    is read once; a separate counting pass cost as much as the write. Call the reader only
+    after an action on the returned frame has completed.
+    """
+    from pyspark.errors import AnalysisException, ParseException
+    from pyspark.sql import Observation
+
+    observation = Observation(name)
     try:
-        aggs = [F.count(F.lit(1)).alias("__rows_in")]
-        keep = kept_rows(expectations)
-        kept = F.when(keep, 1).otherwise(0) if keep is not None else F.lit(1)
-        aggs.append(F.sum(kept).alias("__rows_out"))
-        for i, e in enumerate(expectations):
-            aggs.append(F.sum(F.when(_passes(e), 0).otherwise(1)).alias(f"__e{i}"))
-        row = df.agg(*aggs).collect()[0]
+        observed = df.observe(observation, *_aggregates(expectations))
     except (AnalysisException, ParseException) as exc:
         raise PipelineError(f"invalid expectation condition: {exc}") from exc
-    violations = {e.name: int(row[f"__e{i}"] or 0) for i, e in enumerate(expectations)}
-    return Checked(int(row["__rows_in"]), int(row["__rows_out"] or 0), violations)
+
+    def read() -> Checked:
+        row = observation.get
+        violations = {e.name: int(row.get(f"__e{i}") or 0) for i, e in enumerate(expectations)}
+        return Checked(int(row["__rows_in"]), int(row.get("__rows_out") or 0), violations)
+
+    return observed, read

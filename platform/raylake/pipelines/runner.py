@@ -97,32 +97,35 @@ class PipelineRunner:
         if type(df).__module__ != "pyspark.sql.dataframe" and not hasattr(df, "sparkSession"):
             raise PipelineError(f"transform of {p.name} must return a Spark DataFrame")
         rules = list(p.expectations)
-        df = df.persist()
-        try:
-            checked = exp.check(df, rules)
+        observed, counts = exp.observe(df, rules, f"raylake_{p.name}_{run.seq}")
+        keep = exp.kept_rows(rules)
+        checked: exp.Checked | None = None
+
+        def check_before_commit() -> None:
+            # The data is staged by now and its counts are known; a failing expectation
+            # aborts here, before the commit, so nothing is written.
+            nonlocal checked
+            checked = counts()
             say(f"run {run.seq}: {checked.rows_in} rows in, {checked.rows_out} to write")
             failed = {k: v for k, v in checked.by_action(rules, "fail").items() if v}
             if failed:
                 raise ExpectationFailedError(
                     f"pipeline {p.name}: expectations failed {failed}; nothing was written"
                 )
-            for name, count in checked.by_action(rules, "warn").items():
-                if count:
-                    log.warning(
-                        "pipeline %s: expectation %s violated by %d rows", p.name, name, count
-                    )
-            keep = exp.kept_rows(rules)
-            out = df.filter(keep) if keep is not None else df
-            version = self._tables.write(
-                target,
-                out,
-                mode=p.mode,
-                merge_on=list(p.merge_on) or None,
-                schema_evolution=p.schema_evolution,
-                app_transaction=(p.app_id, run.seq),
-            )
-        finally:
-            df.unpersist()
+
+        version = self._tables.write(
+            target,
+            observed.filter(keep) if keep is not None else observed,
+            mode=p.mode,
+            merge_on=list(p.merge_on) or None,
+            schema_evolution=p.schema_evolution,
+            app_transaction=(p.app_id, run.seq),
+            before_commit=check_before_commit,
+        )
+        assert checked is not None  # the writer calls before_commit on every path
+        for name, count in checked.by_action(rules, "warn").items():
+            if count:
+                log.warning("pipeline %s: expectation %s violated by %d rows", p.name, name, count)
         say(f"run {run.seq}: committed {target} version {version}")
         return self._finish(
             run,

@@ -38,6 +38,7 @@ class ManagedTables:
         schema_evolution: bool = False,
         app_transaction: tuple[str, int] | None = None,
         comment: str | None = None,
+        before_commit: Callable[[], None] | None = None,
     ) -> int:
         """Write ``data`` to ``name`` (created on first write); return the new version."""
         tname = parse_table_name(name)
@@ -51,6 +52,7 @@ class ManagedTables:
             user=self._settings.user,
             app_transaction=app_transaction,
             storage_options=self.storage_options,
+            before_commit=before_commit,
         )
         writer.validate(options)
         info = self._store.get_table(tname)

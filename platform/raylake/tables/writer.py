@@ -12,6 +12,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -52,6 +53,9 @@ class WriteOptions:
     app_transaction: tuple[str, int] | None = None  # Delta ``txn``: exactly-once for reruns
     storage_options: dict[str, str] | None = None
     extra_metadata: dict[str, str] = field(default_factory=dict)
+    # Runs once the data is staged and before anything is committed; raising aborts the
+    # write and leaves nothing behind (pipelines check expectations counted during staging).
+    before_commit: Callable[[], None] | None = None
 
     def commit_properties(
         self, commit_id: str, extra: dict[str, str] | None = None
@@ -151,6 +155,8 @@ def write(location: str, data: Any, options: WriteOptions) -> int:
 def _write_local(location: str, table: pa.Table, options: WriteOptions) -> int:
     if options.mode == "merge":
         _check_unique_keys(table, options.merge_on)
+    if options.before_commit is not None:
+        options.before_commit()  # driver-side data is "staged" already: it is in memory
     attempts = APPEND_RETRIES if options.mode == "append" else 1
     for attempt in range(attempts):
         dt = open_table(location, options.storage_options)
@@ -243,6 +249,8 @@ def _stage(
         from raylake.tables import ray_io
 
         ray_io.write_parquet(data, target, folder, options.storage_options)
+    if options.before_commit is not None:
+        options.before_commit()
 
 
 def _write_distributed(
