@@ -7,6 +7,7 @@ import hashlib
 import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 
 from raylake.errors import PipelineError, RaylakeError
 from raylake.pipelines import Pipeline
@@ -35,18 +36,19 @@ def load_pipelines(path: Path, name: str | None = None) -> list[Pipeline]:
     return chosen[:1]
 
 
-def _module_pipelines(path: Path) -> list[tuple[str, Pipeline]]:
+def load_module(path: Path, kind: str, error: type[RaylakeError]) -> ModuleType:
+    """Import the Python file ``path`` (defining pipelines or sweeps); problems raise ``error``."""
     if not path.is_file():
         raise FileNotFoundError(errno.ENOENT, "no such file", str(path))
     if path.suffix != ".py":
-        raise PipelineError(f"{path} is not a Python file")
+        raise error(f"{path} is not a Python file")
     resolved = path.resolve()
     # A stable, unique module name: dataclasses and pickling look modules up in sys.modules.
     digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:10]
-    module_name = f"_raylake_pipelines_{resolved.stem}_{digest}"
+    module_name = f"_raylake_{kind}_{resolved.stem}_{digest}"
     spec = importlib.util.spec_from_file_location(module_name, resolved)
     if spec is None or spec.loader is None:
-        raise PipelineError(f"cannot load {path}")
+        raise error(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     sys.path.insert(0, str(resolved.parent))  # so the file can import its neighbours
@@ -56,9 +58,14 @@ def _module_pipelines(path: Path) -> list[tuple[str, Pipeline]]:
         sys.modules.pop(module_name, None)
         if isinstance(exc, RaylakeError):
             raise  # e.g. a Pipeline defined wrongly: its message says what is wrong
-        raise PipelineError(f"cannot load {path}: {type(exc).__name__}: {exc}") from exc
+        raise error(f"cannot load {path}: {type(exc).__name__}: {exc}") from exc
     finally:
         sys.path.remove(str(resolved.parent))
+    return module
+
+
+def _module_pipelines(path: Path) -> list[tuple[str, Pipeline]]:
+    module = load_module(path, "pipelines", PipelineError)
     found: list[tuple[str, Pipeline]] = []
     seen: set[int] = set()
     for attr, value in vars(module).items():  # a module's namespace keeps definition order

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import errno
-import hashlib
-import importlib.util
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,8 +9,8 @@ import typer
 
 from raylake.cli import _render
 from raylake.cli._context import JsonOption, workspace
-from raylake.cli._loader import parse_spec
-from raylake.errors import InvalidSweepError, RaylakeError
+from raylake.cli._loader import load_module, parse_spec
+from raylake.errors import InvalidSweepError
 
 if TYPE_CHECKING:
     from raylake.training import SweepDefinition, SweepResult
@@ -90,7 +86,7 @@ def load_sweep(path: Path, name: str | None = None) -> SweepDefinition:
     """The sweep ``path`` defines (the one called ``name`` when it defines several)."""
     from raylake.training import SweepDefinition
 
-    module = _load_module(path)
+    module = load_module(path, "sweeps", InvalidSweepError)
     found = [
         (attr, value) for attr, value in vars(module).items() if isinstance(value, SweepDefinition)
     ]
@@ -104,29 +100,3 @@ def load_sweep(path: Path, name: str | None = None) -> SweepDefinition:
         names = ", ".join(a for a, _ in found)
         raise InvalidSweepError(f"{path} defines several sweeps ({names}): pick one with :NAME")
     return found[0][1]
-
-
-def _load_module(path: Path) -> object:
-    if not path.is_file():
-        raise FileNotFoundError(errno.ENOENT, "no such file", str(path))
-    resolved = path.resolve()
-    digest = hashlib.sha1(str(resolved).encode()).hexdigest()[:10]
-    # A unique name registered in sys.modules: pickling the trainable looks it up there.
-    module_name = f"_raylake_sweeps_{resolved.stem}_{digest}"
-    spec = importlib.util.spec_from_file_location(module_name, resolved)
-    if spec is None or spec.loader is None:
-        raise InvalidSweepError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    sys.path.insert(0, str(resolved.parent))  # so the file can import its neighbours
-    try:
-        spec.loader.exec_module(module)
-    except RaylakeError:
-        sys.modules.pop(module_name, None)
-        raise
-    except Exception as exc:
-        sys.modules.pop(module_name, None)
-        raise InvalidSweepError(f"cannot load {path}: {type(exc).__name__}: {exc}") from exc
-    finally:
-        sys.path.remove(str(resolved.parent))
-    return module
