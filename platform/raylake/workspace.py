@@ -35,7 +35,7 @@ class Workspace:
         self._store = CatalogStore(settings.catalog_url)
         self._store.create_schema(DEFAULT_CATALOG, DEFAULT_SCHEMA, settings.user)
         self._tables = ManagedTables(settings, self._store, self.spark)
-        self.catalog = Catalog(self._store, self._tables, settings.user)
+        self.catalog = Catalog(self._store, self._tables, settings.user, lambda: self.models)
         self._pipelines = PipelineRunner(self._store, self._tables, self.spark, settings.user)
 
     # -- compute -------------------------------------------------------------------------------

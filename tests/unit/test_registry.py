@@ -100,6 +100,7 @@ def test_versions_list_and_compare(local_ws: raylake.Workspace, data: pd.DataFra
         ("main.ml.churn", 2, {"champion": 2})
     ]
     assert local_ws.models.list("models") == []
+    assert [m.name for m in local_ws.catalog.list_models("ml")] == ["main.ml.churn"]
     # Registering also makes the model's schema exist in the catalog.
     assert "main.ml" in [s.full_name for s in local_ws.catalog.list_schemas()]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,10 +32,17 @@ class Lineage:
 
 
 class Catalog:
-    def __init__(self, store: CatalogStore, tables: ManagedTables, user: str) -> None:
+    def __init__(
+        self,
+        store: CatalogStore,
+        tables: ManagedTables,
+        user: str,
+        models: Callable[[], Any] | None = None,
+    ) -> None:
         self._store = store
         self._tables = tables
         self._user = user
+        self._models = models  # the registry, opened on first use (it imports MLflow)
 
     def create_schema(self, name: str, comment: str | None = None) -> SchemaInfo:
         """Create ``catalog.schema`` (one part: in ``main``); existing schemas are returned."""
@@ -58,6 +66,11 @@ class Catalog:
             return self._store.list_tables()
         catalog, name = parse_schema_name(schema)
         return self._store.list_tables(catalog, name)
+
+    def list_models(self, schema: str | None = None) -> list[Any]:
+        """Registered models, all or those of ``catalog.schema``: they share the catalog's
+        three-level names, and registering one creates its schema here."""
+        return self._models().list(schema) if self._models is not None else []
 
     def describe(self, name: str) -> TableDescription:
         info = self._tables.refresh(name)
