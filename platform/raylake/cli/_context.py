@@ -26,6 +26,9 @@ _state: ContextVar[CliState | None] = ContextVar("raylake_cli_state", default=No
 
 # Shared option: machine-readable output for the commands that list or describe things.
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+SchemaFilter = Annotated[
+    str | None, typer.Argument(help="Only this schema (schema or catalog.schema).")
+]
 
 
 def set_state(state: CliState) -> None:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from raylake.cli import _render
-from raylake.cli._context import JsonOption, settings, workspace
+from raylake.cli._context import JsonOption, SchemaFilter, settings, workspace
 
 app = typer.Typer(help="Registered models: list, show, alias, compare.", no_args_is_help=True)
 
@@ -21,9 +21,7 @@ Name = Annotated[
 
 @app.command("list")
 def list_models(
-    schema: Annotated[
-        str | None, typer.Argument(help="Only this schema (schema or catalog.schema).")
-    ] = None,
+    schema: SchemaFilter = None,
     json_out: JsonOption = False,
 ) -> None:
     """List registered models with their latest version and aliases."""

@@ -8,7 +8,7 @@ import pyarrow as pa
 import typer
 
 from raylake.cli import _render
-from raylake.cli._context import JsonOption, workspace
+from raylake.cli._context import JsonOption, SchemaFilter, workspace
 from raylake.errors import SchemaNotFoundError
 from raylake.names import parse_schema_name
 
@@ -21,9 +21,7 @@ Name = Annotated[
 
 @app.command("list")
 def list_tables(
-    schema: Annotated[
-        str | None, typer.Argument(help="Only this schema (schema or catalog.schema).")
-    ] = None,
+    schema: SchemaFilter = None,
     json_out: JsonOption = False,
 ) -> None:
     """List tables, all or those of one schema."""
