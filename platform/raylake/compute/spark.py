@@ -43,6 +43,9 @@ def spark_configs(settings: Settings) -> dict[str, str]:
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.driver.host": "127.0.0.1",
+        # RayDP names a log4j2 file Spark does not ship ("log4j2-default.properties"), so the
+        # driver printed "Reconfiguration failed: No configuration found" on stdout.
+        "spark.log4j.config.file.name": "org/apache/spark/log4j2-defaults.properties",
     }
 
 
@@ -124,6 +127,8 @@ class SparkOnRay:
                 # PySpark starts Python workers (UDFs, local rows) with $PYSPARK_PYTHON, else
                 # `python3` from PATH, which has no pyspark outside an activated venv.
                 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+                # The driver JVM's Ray core worker logs INFO lines to the console otherwise.
+                os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "warning")
                 self._ray.ensure()
                 import raydp
                 from raydp import context as raydp_context
