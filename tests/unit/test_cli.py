@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -332,3 +334,38 @@ def test_usage_errors_exit_2_without_traceback(filled: Path, args: list[str]) ->
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["tables", "show"], "Missing argument"),
+        (["tables", "history", "x", "--limit", "0"], "--limit"),
+        (["no-such-command"], "No such command"),
+    ],
+)
+def test_console_script_usage_errors_are_one_line(
+    home: Path, args: list[str], message: str
+) -> None:
+    # The installed entry point (not CliRunner), as a user's shell runs it.
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "raylake"), "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and message in line
+
+
+def test_console_script_errors_and_success_exit_codes(home: Path) -> None:
+    exe = str(Path(sys.executable).parent / "raylake")
+    bad = subprocess.run(
+        [exe, "--home", str(home), "tables", "show", "nope"], capture_output=True, text=True
+    )
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines() == ["error: table main.default.nope does not exist"]
+    good = subprocess.run([exe, "--home", str(home), "schemas", "list"], capture_output=True)
+    assert good.returncode == 0

@@ -2,11 +2,12 @@
 
 Every error a command body raises (bad names, unknown tables, missing files, bad versions)
 ends here as one line on stderr and exit code 1, never a traceback. Argument errors
-(a missing argument, ``--limit 0``) are Typer's own and exit with code 2.
+(a missing argument, ``--limit 0``) are one line too, with exit code 2 (see ``main``).
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -94,5 +95,18 @@ app.command("mlflow-ui")(models.mlflow_ui)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: usage errors, too, are one line (exit code 2)."""
+    try:
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:  # a missing argument, a bad option value, ...
+        # A bare group (`raylake`, `raylake tables`) has printed its help already (Typer's
+        # rich help prints while the error is built); the class lives in Typer's private
+        # copy of click, hence the match by name.
+        if type(exc).__name__ != "NoArgsIsHelpError":
+            typer.echo(f"error: {exc.format_message()} (see --help)", err=True)
+        sys.exit(getattr(exc, "exit_code", 2))
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    # Without standalone mode, click returns the exit code of typer.Exit instead of exiting.
+    sys.exit(code if isinstance(code, int) else 0)
