@@ -60,9 +60,10 @@ def test_expectations_and_incremental_files(
         table_rows(ws, target), expected_rows(first, second), check_dtype=False
     )
     upstream = ws.lineage(target).upstream
-    assert [(e.source_kind, e.target_version) for e in upstream] == [
-        ("files", run.target_version),
-        ("files", third.target_version),
+    assert [(e.source_kind, e.source_name, e.target_version) for e in upstream] == [
+        ("files", str(raw), run.target_version),
+        ("table", f"main.{target}", third.target_version),  # the append built on v0
+        ("files", str(raw), third.target_version),
     ]
 
 
@@ -148,6 +149,14 @@ def test_table_inputs_incremental_merge_and_overwrite(
     ws.write_table(source, pd.DataFrame({"k": [3, 4], "v": [33.0, 40.0]}))
     second = ws.run_pipeline(upsert)
     assert second.rows_in == 2  # only the appended rows were read
+    # The merged version came from the source's new version and the target's previous one.
+    sources = {
+        (e.source_name, e.source_version)
+        for e in ws.lineage(f"{schema}.latest", second.target_version).upstream
+        if e.target_version == second.target_version
+    }
+    latest = f"main.{schema}.latest"
+    assert sources == {(f"main.{source}", 1), (latest, second.target_version - 1)}
     latest = ws.table(f"{schema}.latest").to_pandas().sort_values("k")
     assert latest["v"].tolist() == [10.0, 20.0, 33.0, 40.0]
     ws.run_pipeline(total)

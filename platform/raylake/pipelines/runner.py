@@ -152,6 +152,10 @@ class PipelineRunner:
     ) -> PipelineRun:
         for part in slices.values():
             self._store.add_edge(part.name, part.version, target, version, run.id)
+        if p.mode != "overwrite" and version > 0:
+            # An append or merge builds on the target as it was: Delta applies commit N to
+            # version N-1, so that is what the new version came from besides the inputs.
+            self._store.add_edge(target, version - 1, target, version, run.id)
         for key, source in p.file_inputs().items():
             if new_files.get(key):
                 self._store.add_edge(
