@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+
 from raylake.catalog.records import LineageEdge, SchemaInfo, TableInfo
 from raylake.catalog.store import CatalogStore
 from raylake.errors import InvalidArgumentError, SchemaNotFoundError
@@ -73,10 +75,10 @@ class Catalog:
         return self._models().list(schema) if self._models is not None else []
 
     def describe(self, name: str) -> TableDescription:
-        info = self._tables.refresh(name)
-        table = self._tables.get(name)
-        dtable = table._delta()
-        schema = pa_schema_pairs(table.schema)
+        # One snapshot of the Delta log serves every figure (and the catalog's version).
+        dtable = self._tables.get(name).delta()
+        info = self._tables.refresh(name, dtable.version())
+        schema = [(f.name, str(f.type)) for f in pa.schema(dtable.schema().to_arrow())]
         return TableDescription(
             info, dtable.version(), schema, dtable.count(), len(dtable.file_uris())
         )
@@ -114,7 +116,3 @@ def _lineage_key(name: str) -> str:
         return str(parse_table_name(name))
     except ValueError:
         return name
-
-
-def pa_schema_pairs(schema: Any) -> list[tuple[str, str]]:
-    return [(f.name, str(f.type)) for f in schema]

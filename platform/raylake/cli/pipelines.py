@@ -93,35 +93,33 @@ def _progress() -> Iterator[Progress]:
         yield progress
 
 
+# The columns every view of a run shows, between its view-specific ones.
+_RUN_COLUMNS = ("pipeline", "run", "status", "target", "version", "rows in", "rows out", "dropped")
+
+
+def _run_cells(r: PipelineRun) -> tuple[object, ...]:
+    return (
+        r.pipeline,
+        r.seq,
+        r.status,
+        r.target,
+        r.target_version,
+        r.rows_in,
+        r.rows_out,
+        r.dropped or None,
+    )
+
+
 def summary(runs: list[PipelineRun]) -> Table:
     rows = [
         (
-            r.pipeline,
-            r.seq,
-            r.status,
-            r.target,
-            r.target_version,
-            r.rows_in,
-            r.rows_out,
-            r.dropped or None,
+            *_run_cells(r),
             {k: v for k, v in r.warnings.items() if v} or None,
             _render.duration(r.started_at, r.ended_at),
         )
         for r in runs
     ]
-    columns = (
-        "pipeline",
-        "run",
-        "status",
-        "target",
-        "version",
-        "rows in",
-        "rows out",
-        "dropped",
-        "warned",
-        "took",
-    )
-    return _render.table(columns, rows)
+    return _render.table((*_RUN_COLUMNS, "warned", "took"), rows)
 
 
 @app.command("runs")
@@ -144,32 +142,12 @@ def runs(
     rows = [
         (
             r.started_at,
-            r.pipeline,
-            r.seq,
-            r.status,
-            r.target,
-            r.target_version,
-            r.rows_in,
-            r.rows_out,
-            r.dropped or None,
+            *_run_cells(r),
             _render.duration(r.started_at, r.ended_at),
             r.id[:12],
             (r.error or "").splitlines()[0] if r.error else None,
         )
         for r in found
     ]
-    columns = (
-        "started (UTC)",
-        "pipeline",
-        "run",
-        "status",
-        "target",
-        "version",
-        "rows in",
-        "rows out",
-        "dropped",
-        "took",
-        "id",
-        "error",
-    )
+    columns = ("started (UTC)", *_RUN_COLUMNS, "took", "id", "error")
     _render.show(_render.table(columns, rows))

@@ -102,13 +102,13 @@ class ManagedTables:
             tname, location, self._settings.user, comment, dtable.version()
         )
 
-    def refresh(self, name: str | TableName) -> TableInfo:
-        """Bring the catalog's version up to the Delta log's (writers outside raylake)."""
+    def refresh(self, name: str | TableName, version: int) -> TableInfo:
+        """Bring the catalog's version up to ``version``, read from the Delta log (which
+        writers outside raylake move too)."""
         tname = parse_table_name(name)
         info = self.info(tname)
-        dtable = writer.open_table(info.location, self.storage_options)
-        if dtable is not None and dtable.version() != info.last_version:
-            self._store.record_version(tname, dtable.version())
+        if version != info.last_version:
+            self._store.record_version(tname, version)
             info = self.info(tname)
         return info
 

@@ -81,6 +81,10 @@ class Table:
     def __repr__(self) -> str:
         return f"Table({self.name!r}, version={self.version})"
 
+    def delta(self, version: int | None = None, timestamp: Any = None) -> DeltaTable:
+        """The delta-rs ``DeltaTable`` at a version or timestamp (latest by default)."""
+        return self._delta(version, timestamp)
+
     def _delta(self, version: int | None = None, timestamp: Any = None) -> DeltaTable:
         if version is not None and timestamp is not None:
             raise InvalidArgumentError("pass version or timestamp, not both")
