@@ -4,13 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench java clean
+.PHONY: demo test lint format bench java servers clean
 
 demo: $(STAMP) java
 	$(BIN)/python examples/quickstart.py
 
 # One pytest session: unit tests, then integration tests sharing one local Ray + Spark on Ray.
-test: $(STAMP) java
+test: $(STAMP) java servers
 	$(BIN)/python -m pytest tests/unit tests/integration --timeout=900 -p no:cacheprovider
 
 lint: $(STAMP)
@@ -21,7 +21,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP) java
+bench: $(STAMP) java servers
 	for b in benchmarks/*.py; do $(BIN)/python $$b --quick || exit 1; done
 
 # Java 17 for Spark / RayDP: installed only when no `java` is on PATH.
@@ -29,6 +29,13 @@ java:
 	@command -v java >/dev/null 2>&1 || { \
 	  echo "java not found: installing openjdk-17-jre-headless"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
+
+# Servers the tests start and stop themselves (Redis for the online store) and `hey` for the
+# HTTP benchmarks: installed only when missing.
+servers:
+	@command -v redis-server >/dev/null 2>&1 && command -v hey >/dev/null 2>&1 || { \
+	  echo "installing redis-server and hey"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server hey; }
 
 # Debian's own python3.11 ships venv without ensurepip: install python3.11-venv only if needed.
 $(BIN)/python:
