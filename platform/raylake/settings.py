@@ -67,6 +67,22 @@ class Settings(BaseSettings):
     spark_shuffle_partitions: int = Field(
         default=4, ge=1, description="spark.sql.shuffle.partitions"
     )
+    online_store_url: str | None = Field(
+        default=None,
+        description="Feast online store: none = SQLite in the home, or a redis://host:port/db URL",
+    )
+    http_host: str = Field(
+        default="127.0.0.1", description="interface raylake's HTTP servers bind (loopback)"
+    )
+    feature_server_port: int = Field(
+        default=6566, ge=0, le=65535, description="port of the feature retrieval API"
+    )
+    serve_port: int = Field(
+        default=8000, ge=0, le=65535, description="port of Ray Serve model endpoints"
+    )
+    ui_port: int = Field(
+        default=8080, ge=0, le=65535, description="port of the workspace web UI and /api"
+    )
     user: str = Field(
         default_factory=_default_user,
         description="principal recorded as owner and in history",

@@ -129,6 +129,14 @@ class Workspace:
         root = artifact_root(self.settings.home, uri)
         return ModelRegistry(uri, self._store, self.settings.user, root)
 
+    # -- features (raylake.features) ------------------------------------------------------------
+
+    # -- SQL (raylake.sql) ---------------------------------------------------------------------
+
+    # -- jobs and dashboards (raylake.jobs, raylake.dashboards) --------------------------------
+
+    # -- serving and monitoring (raylake.serving) ----------------------------------------------
+
     # -- lifecycle -----------------------------------------------------------------------------
     def close(self) -> None:
         self._spark.stop()
