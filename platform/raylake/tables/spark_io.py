@@ -7,7 +7,7 @@ the driver or Ray's object store.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -36,8 +36,24 @@ def conform(df: DataFrame, target: pa.Schema) -> DataFrame:
     return df.select(*cols)
 
 
-def write_parquet(df: DataFrame, target: pa.Schema, folder_uri: str) -> None:
+def write_parquet(
+    df: DataFrame,
+    target: pa.Schema,
+    folder_uri: str,
+    storage_options: dict[str, str] | None = None,
+) -> None:
     """Write ``df`` as Parquet files into ``folder_uri`` (which must not exist yet)."""
+    if not storage.is_local(folder_uri):
+        # Spark has no object-store connector here (hadoop-aws is not on PyPI): the executors
+        # hand their partitions to Ray, whose tasks write them with pyarrow's filesystems.
+        import ray.data
+
+        from raylake.tables import ray_io
+
+        ray_io.write_parquet(
+            ray.data.from_spark(conform(df, target)), target, folder_uri, storage_options
+        )
+        return
     conform(df, target).write.mode("errorifexists").parquet(_spark_uri(folder_uri))
     if storage.is_local(folder_uri):
         # Spark's local file system leaves .crc side files and a _SUCCESS marker; Delta
@@ -51,7 +67,15 @@ def read(spark: SparkSession, file_uris: list[str], schema: pa.Schema) -> DataFr
     """A DataFrame over exactly these Parquet files (older files lacking new columns read null)."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
+    if file_uris and not all(storage.is_local(uri) for uri in file_uris):
+        raise ValueError("Spark reads object-store tables through Ray: use read_via_ray")
+
     spark_schema = from_arrow_schema(schema)
     if not file_uris:
         return spark.createDataFrame([], spark_schema)
     return spark.read.schema(spark_schema).parquet(*[_spark_uri(u) for u in file_uris])
+
+
+def read_via_ray(spark: SparkSession, dataset: Any) -> DataFrame:
+    """A DataFrame over an object-store table: Ray tasks read the files, Spark gets the blocks."""
+    return dataset.to_spark(spark)

@@ -40,15 +40,24 @@ def filesystem(
     """A pyarrow filesystem and the path inside it, for reading footers and cleaning up."""
     if is_local(uri):
         return pafs.LocalFileSystem(), str(local_path(uri))
-    fs, path = pafs.FileSystem.from_uri(uri)
-    if storage_options and isinstance(fs, pafs.S3FileSystem):
+    parsed = urlparse(uri)
+    if parsed.scheme in ("s3", "s3a") and storage_options:
+        # Built from the same options delta-rs gets; FileSystem.from_uri would ask AWS for the
+        # bucket's region first, which fails for S3-compatible stores (MinIO, moto, ...).
+        endpoint = storage_options.get("AWS_ENDPOINT_URL") or storage_options.get("AWS_ENDPOINT")
+        scheme = "https"
+        if endpoint and "://" in endpoint:
+            scheme, endpoint = endpoint.split("://", 1)
         fs = pafs.S3FileSystem(
             access_key=storage_options.get("AWS_ACCESS_KEY_ID"),
             secret_key=storage_options.get("AWS_SECRET_ACCESS_KEY"),
-            endpoint_override=storage_options.get("AWS_ENDPOINT_URL"),
-            region=storage_options.get("AWS_REGION"),
-            allow_bucket_creation=True,
+            session_token=storage_options.get("AWS_SESSION_TOKEN"),
+            endpoint_override=endpoint,
+            scheme=scheme,
+            region=storage_options.get("AWS_REGION") or storage_options.get("AWS_DEFAULT_REGION"),
         )
+        return fs, f"{parsed.netloc}{parsed.path}".rstrip("/")
+    fs, path = pafs.FileSystem.from_uri(uri)
     return fs, path
 
 

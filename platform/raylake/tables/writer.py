@@ -244,7 +244,7 @@ def _stage(
     if kind is DataKind.SPARK:
         from raylake.tables import spark_io
 
-        spark_io.write_parquet(data, target, folder)
+        spark_io.write_parquet(data, target, folder, options.storage_options)
     else:
         from raylake.tables import ray_io
 
