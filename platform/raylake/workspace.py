@@ -17,9 +17,12 @@ from raylake.tables import Table
 from raylake.tables.managed import ManagedTables
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyspark.sql import SparkSession
 
+    from raylake.features._api import Features
     from raylake.registry import ModelRegistry
+    from raylake.sql import SqlRunner
     from raylake.training import SweepResult
 
 
@@ -130,8 +133,34 @@ class Workspace:
         return ModelRegistry(uri, self._store, self.settings.user, root)
 
     # -- features (raylake.features) ------------------------------------------------------------
+    @cached_property
+    def features(self) -> Features:
+        """The feature store: Feast feature views over this workspace's tables."""
+        from raylake.features._api import Features  # imports Feast: only when used
+
+        return Features(self.settings, self._tables, self._store, self.ray)
 
     # -- SQL (raylake.sql) ---------------------------------------------------------------------
+    def sql(
+        self,
+        query: str,
+        params: Mapping[str, Any] | None = None,
+        engine: str | None = None,
+        read_only: bool = True,
+    ) -> pa.Table:
+        """Run SQL over catalog tables; an Arrow table (see ``raylake.sql``).
+
+        ``engine``: ``None``/``"auto"`` (DataFusion unless the data is large), ``"datafusion"``
+        or ``"spark"``. ``params`` bind ``:name`` placeholders as values, never as SQL text.
+        """
+        return self._sql.run(query, params, engine, read_only)
+
+    @cached_property
+    def _sql(self) -> SqlRunner:
+        from raylake.sql import SqlRunner  # imports sqlglot: only when used
+
+        return SqlRunner(self._tables, self._store, self.write_table, self.spark)
+
 
     # -- jobs and dashboards (raylake.jobs, raylake.dashboards) --------------------------------
 
