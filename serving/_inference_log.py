@@ -1,0 +1,287 @@
+"""The inference table writer: a Ray actor per endpoint that batches request records into Delta.
+
+Replicas call ``writer.log.remote(records)`` (fire and forget) off the request path; the actor
+buffers them and appends to ``main.monitoring.<endpoint>_inferences`` when ``max_records`` are
+buffered or every ``flush_interval_s`` seconds, so a busy endpoint makes a handful of Delta
+commits, not one per request. ``flush()`` and ``close()`` write whatever is buffered.
+
+Usage (inside a Serve replica or any Ray process)::
+
+    writer = inference_writer("churn", settings)
+    writer.log.remote([{"request_id": ..., "endpoint": "churn", ...}])
+    ray.get(writer.close.remote())  # endpoint deleted: flush, then the actor exits
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+import ray
+
+from raylake.catalog import CatalogStore
+from raylake.errors import InferenceLogError, InvalidArgumentError, RaylakeError
+from raylake.names import DEFAULT_CATALOG
+from raylake.serving._monitoring_tables import (
+    INFERENCE_SCHEMA,
+    MONITORING_SCHEMA,
+    inference_table_name,
+)
+from raylake.settings import Settings
+from raylake.tables.managed import ManagedTables
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "raylake"
+DEFAULT_MAX_RECORDS = 1000
+DEFAULT_FLUSH_INTERVAL_S = 5.0
+# A table that cannot be written for a long time must not eat the actor's memory: past this
+# many buffered records the oldest are dropped (and counted in ``stats()``).
+DEFAULT_MAX_BUFFERED = 200_000
+
+_REQUIRED = ("request_id", "endpoint", "model_name", "model_version", "ts", "latency_ms")
+_JSON_FIELDS = ("inputs", "features", "prediction")
+
+
+def actor_name(endpoint: str) -> str:
+    return f"inference-writer:{endpoint}"
+
+
+def inference_writer(
+    endpoint: str,
+    settings: Settings,
+    *,
+    max_records: int = DEFAULT_MAX_RECORDS,
+    flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
+    detached: bool = True,
+) -> Any:
+    """The endpoint's writer actor, created on first call and shared by every replica after.
+
+    Detached by default so it outlives the replica (or driver) that created it; ``close()``
+    ends it. The batching arguments only apply when this call creates the actor.
+    """
+    if not ray.is_initialized():
+        raise RaylakeError("Ray is not running: start it first (ws.ray())")
+    if max_records < 1 or flush_interval_s <= 0:
+        raise InvalidArgumentError("max_records must be >= 1 and flush_interval_s > 0")
+    inference_table_name(endpoint)  # a bad endpoint name fails here, not inside the actor
+    return InferenceWriter.options(
+        name=actor_name(endpoint),
+        namespace=NAMESPACE,
+        get_if_exists=True,
+        lifetime="detached" if detached else None,
+        num_cpus=0,  # it mostly waits; it must not take a core from replicas on small machines
+        max_restarts=3,
+    ).remote(endpoint, settings, max_records, flush_interval_s)
+
+
+def normalize(record: Mapping[str, Any]) -> dict[str, Any]:
+    """One record checked and coerced to the inference table's column types."""
+    missing = [k for k in _REQUIRED if record.get(k) is None]
+    if missing:
+        raise InvalidArgumentError(f"inference record lacks {missing}")
+    ts = record["ts"]
+    if isinstance(ts, str):
+        ts = dt.datetime.fromisoformat(ts)
+    if not isinstance(ts, dt.datetime):
+        raise InvalidArgumentError(f"ts must be a datetime, not {type(ts).__name__}")
+    if ts.tzinfo is None:  # the contract says UTC; naive times are taken as UTC
+        ts = ts.replace(tzinfo=dt.UTC)
+    out = {
+        "request_id": str(record["request_id"]),
+        "endpoint": str(record["endpoint"]),
+        "model_name": str(record["model_name"]),
+        "model_version": int(record["model_version"]),
+        "ts": ts.astimezone(dt.UTC),
+        "latency_ms": float(record["latency_ms"]),
+    }
+    for key in _JSON_FIELDS:
+        value = record.get(key)
+        if value is None and key != "features":
+            raise InvalidArgumentError(f"inference record lacks {key!r}")
+        # Callers should pass JSON text; objects are encoded rather than refused.
+        out[key] = value if value is None or isinstance(value, str) else json.dumps(value)
+    return out
+
+
+@ray.remote
+class InferenceWriter:
+    """Buffers inference records and appends them to the endpoint's inference table."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        settings: Settings,
+        max_records: int = DEFAULT_MAX_RECORDS,
+        flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
+        max_buffered: int = DEFAULT_MAX_BUFFERED,
+    ) -> None:
+        self._endpoint = endpoint
+        self._table = inference_table_name(endpoint)
+        self._max_records = max_records
+        self._interval = flush_interval_s
+        self._max_buffered = max_buffered
+        self._store = CatalogStore(settings.catalog_url)
+        self._store.create_schema(DEFAULT_CATALOG, MONITORING_SCHEMA, settings.user)
+        self._tables = ManagedTables(settings, self._store, _no_spark)
+        # Each batch commits with a Delta ``txn`` (app id, sequence): a batch whose commit
+        # landed although the call reported an error is not appended twice on retry.
+        self._app_id = f"raylake-inference-{endpoint}-{uuid.uuid4().hex}"
+        self._seq = 0
+        self._buffer: list[dict[str, Any]] = []
+        self._pending: tuple[int, list[dict[str, Any]]] | None = None  # a batch that failed
+        self._retrying = False
+        self._lock = threading.Lock()  # guards the buffer
+        self._write_lock = threading.Lock()  # one commit at a time, in order
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._written = 0
+        self._commits = 0
+        self._dropped = 0
+        self._last_error: str | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="inference-flush", daemon=True)
+        self._thread.start()
+
+    # -- the API replicas use -------------------------------------------------------------------
+    def log(self, records: Sequence[Mapping[str, Any]]) -> int:
+        """Buffer ``records`` (all or none: a bad record refuses the call); returns how many."""
+        rows = [normalize(r) for r in records]
+        with self._lock:
+            self._buffer.extend(rows)
+            overflow = len(self._buffer) - self._max_buffered
+            if overflow > 0:
+                del self._buffer[:overflow]
+                self._dropped += overflow
+                log.warning("%s: dropped %d inference records (buffer full)", self._table, overflow)
+            full = len(self._buffer) >= self._max_records
+        if full:
+            self._wake.set()  # the flush thread writes; log() stays quick
+        return len(rows)
+
+    def flush(self) -> int | None:
+        """Write everything buffered now; the table version, or None if nothing was buffered.
+
+        Raises :class:`InferenceLogError` if the commit fails; the records stay buffered.
+        """
+        return self._flush()
+
+    def close(self) -> int | None:
+        """Flush, stop the timer and end the actor (the endpoint is gone or shutting down)."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=60)
+        version = self._flush()
+        self._closed = True
+        self._store.close()
+        ray.actor.exit_actor()
+        return version  # not reached: exit_actor ends the call; callers see the actor exit
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            buffered = len(self._buffer) + (len(self._pending[1]) if self._pending else 0)
+        return {
+            "table": self._table,
+            "buffered": buffered,
+            "written": self._written,
+            "commits": self._commits,
+            "dropped": self._dropped,
+            "last_error": self._last_error,
+        }
+
+    def __ray_shutdown__(self) -> None:
+        # Graceful actor exit (not close()): still write what is buffered.
+        if not self._closed:
+            self._stop.set()
+            try:
+                self._flush()
+            except InferenceLogError:
+                log.exception("%s: inference records lost at shutdown", self._table)
+
+    # -- internals ------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self._flush()
+            except InferenceLogError:
+                # Logged in _flush; wait a whole interval before trying again, even if the
+                # buffer keeps filling, rather than hammering a failing store.
+                self._stop.wait(self._interval)
+
+    def _flush(self) -> int | None:
+        with self._write_lock:
+            version = None
+            # A batch kept from a failed flush goes first (rows stay in order), then the buffer.
+            for _ in range(2):
+                if self._pending is None:
+                    with self._lock:
+                        if not self._buffer:
+                            break
+                        batch, self._buffer = self._buffer, []
+                    self._seq += 1
+                    self._pending = (self._seq, batch)
+                version = self._write_pending()
+            return version
+
+    def _write_pending(self) -> int:
+        assert self._pending is not None
+        seq, batch = self._pending
+        try:
+            version = self._commit(seq, batch)
+        except Exception as exc:  # any store error: keep the batch for the next flush
+            self._retrying = True
+            self._last_error = f"{type(exc).__name__}: {exc}"
+            log.warning(
+                "%s: writing %d inference records failed (kept for the next flush): %s",
+                self._table,
+                len(batch),
+                self._last_error,
+            )
+            raise InferenceLogError(
+                f"{self._table}: writing {len(batch)} records failed: {self._last_error}"
+            ) from exc
+        self._pending = None
+        self._retrying = False
+        self._last_error = None
+        self._written += len(batch)
+        self._commits += 1
+        return version
+
+    def _commit(self, seq: int, batch: list[dict[str, Any]]) -> int:
+        if self._retrying:  # only a retried batch can have landed already
+            already = self._committed_seq()
+            if already is not None and already >= seq:
+                return self._tables.get(self._table).version
+        data = pa.Table.from_pylist(batch, schema=INFERENCE_SCHEMA)
+        started = time.perf_counter()
+        version = self._tables.write(
+            self._table,
+            data,
+            mode="append",
+            app_transaction=(self._app_id, seq),
+            comment=f"requests and responses of endpoint {self._endpoint}",
+        )
+        log.debug("%s: %d rows in %.3fs", self._table, len(batch), time.perf_counter() - started)
+        return version
+
+    def _committed_seq(self) -> int | None:
+        try:
+            delta = self._tables.get(self._table).delta()
+        except RaylakeError:
+            return None  # no table yet
+        return delta.transaction_version(self._app_id)
+
+
+def _no_spark() -> Any:
+    raise RuntimeError("the inference writer never starts Spark")  # pragma: no cover
