@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql import SparkSession
 
+    from raylake.dashboards.api import Dashboards
     from raylake.features._api import Features
+    from raylake.jobs.api import Jobs
     from raylake.registry import ModelRegistry
     from raylake.sql import SqlRunner
     from raylake.training import SweepResult
@@ -163,6 +165,19 @@ class Workspace:
 
 
     # -- jobs and dashboards (raylake.jobs, raylake.dashboards) --------------------------------
+    @cached_property
+    def jobs(self) -> Jobs:
+        """Jobs: manual runs, the trigger scheduler and run history (see ``raylake.jobs``)."""
+        from raylake.jobs.api import Jobs
+
+        return Jobs(self)
+
+    @cached_property
+    def dashboards(self) -> Dashboards:
+        """Saved SQL queries with charts, rendered as HTML (see ``raylake.dashboards``)."""
+        from raylake.dashboards.api import Dashboards
+
+        return Dashboards(self._store, self.sql, self.settings.user)
 
     # -- serving and monitoring (raylake.serving) ----------------------------------------------
 

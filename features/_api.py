@@ -1,0 +1,180 @@
+"""``ws.features``: the workspace's feature store, Feast definitions over raylake tables.
+
+A small facade: each method delegates to the module that does the work (validation, lineage,
+materialization, training sets, the HTTP API). Its public attributes (``feast``, ``repo_path``,
+``tables``, ``catalog_store``, ``ensure_ray``, ``settings``) are what those modules build on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from feast import Entity, FeatureStore, FeatureView
+from feast.data_source import DataSource
+from feast.errors import EntityNotFoundException, FeastError, FeatureViewNotFoundException
+from feast.feature_view import DUMMY_ENTITY_NAME
+
+from raylake.catalog import CatalogStore
+from raylake.errors import FeatureDefinitionError, FeatureViewNotFoundError
+from raylake.features import _validate
+from raylake.features._lineage import record_view
+from raylake.features._repo import write_repo
+from raylake.features._sources import point_at, table_of
+from raylake.settings import Settings
+from raylake.tables.managed import ManagedTables
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+@dataclass(frozen=True)
+class FeatureViewInfo:
+    """One applied feature view: where its data comes from and what it serves."""
+
+    name: str
+    table: str | None  # the raylake table (None for a plain Feast source)
+    source: str  # the source's path or name
+    timestamp_field: str
+    entities: list[str]
+    join_keys: list[str]
+    features: dict[str, str]  # name -> Feast type
+    ttl: dt.timedelta | None
+    online: bool
+    tags: dict[str, str] = field(default_factory=dict)
+    view: FeatureView | None = field(default=None, repr=False, compare=False)
+
+
+class Features:
+    """The feature store of one workspace (see ``raylake.features``)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        tables: ManagedTables,
+        catalog_store: CatalogStore,
+        ensure_ray: Callable[[], None],
+    ) -> None:
+        self.settings = settings
+        self.tables = tables
+        self.catalog_store = catalog_store
+        self.ensure_ray = ensure_ray
+        self.repo_path: Path = write_repo(settings)
+        self.feast = FeatureStore(repo_path=str(self.repo_path))
+
+    def __repr__(self) -> str:
+        return f"Features(repo_path={str(self.repo_path)!r})"
+
+    # -- definitions ---------------------------------------------------------------------------
+    def apply(self, objects: Iterable[Any] | Any) -> list[FeatureViewInfo]:
+        """Register Feast objects; views on raylake tables are checked against their tables
+        first (columns, types, join keys) and nothing is applied if any check fails."""
+        if not isinstance(objects, Iterable):
+            objects = [objects]
+        objs = _validate.check_objects(objects)
+        snapshots = self._point_sources(objs)
+        entities = {o.name: o for o in objs if isinstance(o, Entity)}
+        problems: list[str] = []
+        views = _validate.raylake_views(objs)
+        for view in views:
+            table = snapshots[table_of(view.batch_source)]  # type: ignore[index]
+            problems += _validate.check_view(
+                view, table, lambda n: entities.get(n) or self._entity(n)
+            )
+        if problems:
+            raise FeatureDefinitionError("; ".join(problems))
+        try:
+            self.feast.apply(objs)
+        except (FeastError, ValueError, TypeError) as exc:
+            raise FeatureDefinitionError(f"Feast refused the definitions: {exc}") from exc
+        for view in views:
+            table = snapshots[table_of(view.batch_source)]  # type: ignore[index]
+            record_view(self.catalog_store, table.name, table.version, view.name)
+        return [self._info(v) for v in views]
+
+    def _point_sources(self, objs: list[object]) -> dict[str, _validate.TableSnapshot]:
+        """Resolve every raylake source's table (TableNotFoundError if missing) and write its
+        location into the source."""
+        sources: list[DataSource] = [o for o in objs if isinstance(o, DataSource)]
+        sources += [v.batch_source for v in objs if isinstance(v, FeatureView) and v.batch_source]
+        snapshots: dict[str, _validate.TableSnapshot] = {}
+        for source in sources:
+            name = table_of(source)
+            if name is None:
+                continue
+            if name not in snapshots:
+                snapshots[name] = self.snapshot(name)
+            point_at(source, snapshots[name].location)  # type: ignore[arg-type]
+        return snapshots
+
+    def snapshot(self, table: str, version: int | None = None) -> _validate.TableSnapshot:
+        """A raylake table's location, version and schema (latest, or at ``version``)."""
+        t = self.tables.get(table)
+        dtable = t.delta(version)
+        import pyarrow as pa
+
+        return _validate.TableSnapshot(
+            t.name, t.location, dtable.version(), pa.schema(dtable.schema().to_arrow())
+        )
+
+    def _entity(self, name: str) -> Entity | None:
+        try:
+            return self.feast.get_entity(name)
+        except EntityNotFoundException:
+            return None
+
+    def list(self) -> list[FeatureViewInfo]:
+        """Applied feature views with their sources, entities, features and TTL."""
+        views = self.feast.list_feature_views()
+        return [self._info(v) for v in sorted(views, key=lambda v: v.name)]
+
+    def get(self, name: str) -> FeatureViewInfo:
+        return self._info(self.view(name))
+
+    def view(self, name: str) -> FeatureView:
+        """The applied Feast ``FeatureView`` called ``name``."""
+        try:
+            return self.feast.get_feature_view(name)
+        except FeatureViewNotFoundException:
+            raise FeatureViewNotFoundError(f"no feature view {name!r} is applied") from None
+
+    def delete(self, name: str) -> None:
+        """Remove a feature view from the registry (its table and online rows stay)."""
+        self.view(name)
+        self.feast.delete_feature_view(name)
+
+    def _info(self, view: FeatureView) -> FeatureViewInfo:
+        source = view.batch_source
+        join_keys = [c.name for c in view.entity_columns]
+        return FeatureViewInfo(
+            name=view.name,
+            table=table_of(source),
+            source=getattr(source, "path", None) or source.name,
+            timestamp_field=source.timestamp_field,
+            entities=[e for e in view.entities if e != DUMMY_ENTITY_NAME],
+            join_keys=join_keys,
+            features={f.name: str(f.dtype) for f in view.features},
+            ttl=view.ttl,
+            online=view.online,
+            tags=dict(view.tags or {}),
+            view=view,
+        )
+
+    # -- training sets (raylake.features._training_set) ----------------------------------------
+    def training_set(
+        self, entity_df: Any, features: Sequence[str] | str, full_feature_names: bool = False
+    ) -> pd.DataFrame | Any:
+        """Point-in-time correct features for every entity row and its event timestamp."""
+        from raylake.features._training_set import build_training_set
+
+        return build_training_set(self, entity_df, features, full_feature_names)
+
+    # -- the HTTP retrieval API (raylake.features._server) -------------------------------------
+    def serve(self, host: str | None = None, port: int | None = None) -> Any:
+        """Serve ``POST /get-online-features`` (Feast's JSON shape) on ``host:port``."""
+        from raylake.features._server import serve
+
+        return serve(self, host, port)
