@@ -16,6 +16,9 @@ from deltalake.exceptions import DeltaError
 from typer.core import TyperGroup
 
 from raylake.cli import info, lineage, models, pipelines, schemas, sweep, tables
+from raylake.cli import jobs as jobs_cli
+from raylake.cli import sql as sql_cli
+from raylake.cli import ui as ui_cli
 from raylake.cli._context import CliState, set_state, state
 from raylake.errors import RaylakeError
 
@@ -92,6 +95,9 @@ app.command("lineage")(lineage.lineage)
 app.add_typer(models.app, name="models")
 app.add_typer(sweep.app, name="sweep")
 app.command("mlflow-ui")(models.mlflow_ui)
+app.command("sql")(sql_cli.sql)
+app.command("ui")(ui_cli.ui)
+app.add_typer(jobs_cli.app, name="jobs")
 
 
 def main() -> None:

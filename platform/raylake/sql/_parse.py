@@ -102,7 +102,7 @@ def classify(tree: exp.Expression, read_only: bool) -> Statement:
     if read_only:
         raise ReadOnlyError(
             f"{verb} is not allowed: SQL is read-only here (SELECT/WITH only); "
-            "pass read_only=False to run CREATE TABLE ... AS SELECT or INSERT INTO"
+            "CREATE TABLE ... AS SELECT and INSERT INTO need read_only=False (CLI: --write)"
         )
     if isinstance(tree, exp.Create) and str(tree.args.get("kind", "")).upper() == "TABLE":
         query = tree.expression
