@@ -1,0 +1,369 @@
+"""The feature retrieval HTTP API: Feast's ``POST /get-online-features`` on an OnlineReader.
+
+Requests and answers have the JSON shape of Feast's own feature server, so Feast clients
+(and anything written against ``feast serve``) work unchanged. What differs is the cost per
+request: the body is parsed and checked by hand instead of through a pydantic model and
+FastAPI's dependency machinery, SQLite reads run inline on the event loop (a local file read
+of tens of microseconds costs less than a hop to the thread pool), and metrics are recorded by a
+small ASGI middleware rather than a ``BaseHTTPMiddleware``. The pydantic models below still
+describe the endpoint in the OpenAPI docs (``/docs``, ``/openapi.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from raylake.errors import OnlineRequestError, TooManyEntitiesError, UnknownFeatureError
+from raylake.features._online_reader import DEFAULT_MAX_ENTITIES, OnlineReader
+
+if TYPE_CHECKING:
+    from raylake.features._api import Features
+
+_ROUTE = "/get-online-features"
+_log = logging.getLogger(__name__)
+
+
+class InvalidJSONError(OnlineRequestError):
+    """Not JSON at all (answered 400, not 422)."""
+
+
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+
+class GetOnlineFeaturesRequest(BaseModel):
+    """The request body of Feast's feature server (documentation; parsing is done by hand)."""
+
+    entities: dict[str, list[Any]] = Field(
+        description="entity join keys as columns, e.g. {'driver_id': [1001, 1002]}"
+    )
+    features: list[str] = Field(default=[], description="feature refs 'view:feature'")
+    feature_service: str | None = Field(default=None, description="instead of 'features'")
+    full_feature_names: bool = Field(default=False, description="name columns 'view__feature'")
+
+
+class FeatureVector(BaseModel):
+    values: list[Any]
+    statuses: list[str]
+    event_timestamps: list[str]
+
+
+class ResponseMetadata(BaseModel):
+    feature_names: list[str]
+
+
+class GetOnlineFeaturesResponse(BaseModel):
+    """One column per feature (entity columns first), one entry per entity row."""
+
+    results: list[FeatureVector]
+    metadata: ResponseMetadata
+
+
+class ErrorResponse(BaseModel):
+    error: str = Field(description="the kind of problem, e.g. UnknownFeatureError")
+    detail: str = Field(description="what is wrong with the request")
+
+
+def _error_body(kind: str, detail: str) -> bytes:
+    return json.dumps({"error": kind, "detail": detail}).encode()
+
+
+def _error(status: int, kind: str, detail: str) -> Response:
+    return Response(_error_body(kind, detail), status_code=status, media_type="application/json")
+
+
+# Most specific first: the status each named request error is answered with.
+_STATUSES: tuple[tuple[type[Exception], int], ...] = (
+    (InvalidJSONError, 400),
+    (TooManyEntitiesError, 413),
+    (UnknownFeatureError, 404),
+    (OnlineRequestError, 422),
+)
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+
+
+class _Retrieval:
+    """Answers one ``/get-online-features`` body: (status, JSON bytes). Shared by both paths."""
+
+    def __init__(self, reader: OnlineReader) -> None:
+        self.reader = reader
+        self.inline = not reader.blocking_io
+        self.max_body = 1_000_000 + 1_000 * reader.max_entities
+
+    async def answer(self, body: bytes) -> tuple[int, bytes]:
+        try:
+            if len(body) > self.max_body:
+                raise TooManyEntitiesError(
+                    f"request body of {len(body)} bytes is over the {self.max_body} byte limit"
+                )
+            features, entities, full = _parse(body)
+            if self.inline:
+                result = self.reader.read(features, entities, full)
+            else:
+                result = await run_in_threadpool(self.reader.read, features, entities, full)
+            return 200, json.dumps(result, allow_nan=False).encode()
+        except OnlineRequestError as exc:
+            code = next(code for kind, code in _STATUSES if isinstance(exc, kind))
+            return code, _error_body(type(exc).__name__, str(exc))
+        except (OSError, ConnectionError, TimeoutError) as exc:  # store unreachable (Redis)
+            _log.warning("online store read failed: %s", exc)
+            return 503, _error_body("OnlineStoreUnavailable", str(exc))
+        except Exception as exc:  # a bug, not the client's fault: say so in JSON, keep serving
+            _log.exception("feature retrieval failed")
+            return 500, _error_body(type(exc).__name__, str(exc))
+
+    async def asgi(self, receive: Callable, send: Callable) -> int:
+        """Serve the request straight from ASGI messages (no routing, no Request object)."""
+        chunks = []
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return 499
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        status, payload = await self.answer(b"".join(chunks))
+        headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+        return status
+
+
+class _Metrics:
+    """Request count, errors and latency per endpoint, in the app's own Prometheus registry."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "raylake_feature_server_requests",
+            "HTTP requests",
+            ["endpoint", "status"],
+            registry=self.registry,
+        )
+        self.errors = Counter(
+            "raylake_feature_server_errors",
+            "HTTP requests answered 4xx or 5xx",
+            ["endpoint"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "raylake_feature_server_latency_seconds",
+            "request latency",
+            ["endpoint"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.known = {_ROUTE, "/health", "/metrics", "/docs", "/openapi.json"}
+
+    def middleware(self, app: Callable, fast: _Retrieval | None = None) -> Callable:
+        # A plain ASGI wrapper: BaseHTTPMiddleware would add a task and a stream per request.
+        # POST /get-online-features goes straight to ``fast``; FastAPI serves everything else.
+        async def wrapped(scope: dict, receive: Callable, send: Callable) -> None:
+            if scope["type"] != "http":
+                await app(scope, receive, send)
+                return
+            start = time.perf_counter()
+            path = scope["path"]
+            status = [500]
+            try:
+                if fast is not None and path == _ROUTE and scope["method"] == "POST":
+                    status[0] = await fast.asgi(receive, send)
+                else:
+
+                    async def send_status(message: dict) -> None:
+                        if message["type"] == "http.response.start":
+                            status[0] = message["status"]
+                        await send(message)
+
+                    await app(scope, receive, send_status)
+            finally:
+                label = path if path in self.known else "other"
+                self.latency.labels(label).observe(time.perf_counter() - start)
+                self.requests.labels(label, str(status[0])).inc()
+                if status[0] >= 400:
+                    self.errors.labels(label).inc()
+
+        return wrapped
+
+
+def create_app(reader: OnlineReader) -> FastAPI:
+    """The FastAPI app serving ``reader`` (docs, health, metrics and the retrieval route).
+
+    :func:`with_metrics` wraps it for running (``serve`` does): metrics, plus the fast path.
+    """
+    app = FastAPI(
+        title="raylake feature retrieval API",
+        description="Online features from the workspace's Feast repo, in the JSON of "
+        "Feast's feature server (`POST /get-online-features`).",
+        version="1",
+    )
+    metrics = _Metrics()
+    retrieval = _Retrieval(reader)
+    app.state.metrics = metrics
+    app.state.retrieval = retrieval
+    app.state.reader = reader
+
+    @app.post(
+        _ROUTE,
+        response_model=GetOnlineFeaturesResponse,
+        responses={
+            400: {"model": ErrorResponse},
+            404: {"model": ErrorResponse},
+            413: {"model": ErrorResponse},
+            422: {"model": ErrorResponse},
+        },
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": GetOnlineFeaturesRequest.model_json_schema(
+                            ref_template="#/components/schemas/{model}"
+                        )
+                    }
+                },
+            }
+        },
+        summary="Online feature values for entity rows (Feast feature server JSON)",
+    )
+    async def get_online_features(request: Request) -> Response:
+        status, payload = await retrieval.answer(await request.body())
+        return Response(payload, status_code=status, media_type="application/json")
+
+    @app.get("/health", summary="200 when the registry and the online store answer")
+    async def health() -> dict[str, str]:
+        reader.store.registry.list_projects(allow_cache=True)
+        return {"status": "ok"}
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def validation(request: Request, exc: RequestValidationError) -> Response:
+        return _error(422, "RequestValidationError", str(exc.errors()))
+
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return _error(exc.status_code, "HTTPException", str(exc.detail))
+
+    app.add_exception_handler(RequestValidationError, validation)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    return app
+
+
+def _parse(body: bytes) -> tuple[list[str] | str, dict[str, list[Any]], bool]:
+    """Check a request body by hand (what pydantic would, at a fraction of the cost)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidJSONError(f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InvalidJSONError("request body must be a JSON object")
+    unknown = set(data) - {
+        "entities",
+        "features",
+        "feature_service",
+        "full_feature_names",
+        "include_feature_view_version_metadata",
+    }
+    if unknown:
+        raise OnlineRequestError(f"unknown request field(s) {sorted(unknown)}")
+    entities = data.get("entities")
+    if not isinstance(entities, dict) or not entities:
+        raise OnlineRequestError("'entities' must be an object of entity columns (lists)")
+    full = data.get("full_feature_names", False)
+    if not isinstance(full, bool):
+        raise OnlineRequestError("'full_feature_names' must be true or false")
+    service, features = data.get("feature_service"), data.get("features") or []
+    if service is not None:
+        if not isinstance(service, str) or not service:
+            raise OnlineRequestError("'feature_service' must be a name")
+        if features:
+            raise OnlineRequestError("give either 'features' or 'feature_service', not both")
+        return service, entities, full
+    if not isinstance(features, list) or not features:
+        raise OnlineRequestError("'features' must be a non-empty list of 'view:feature' refs")
+    return features, entities, full
+
+
+def with_metrics(app: FastAPI) -> Callable:
+    """The ASGI app to run: ``app`` inside the metrics middleware, with the fast path."""
+    return app.state.metrics.middleware(app, app.state.retrieval)
+
+
+def build(repo: Any, max_entities: int = DEFAULT_MAX_ENTITIES) -> Callable:
+    """The ASGI app for a Feast repo path, a ``FeatureStore`` or an :class:`OnlineReader`."""
+    reader = (
+        repo if isinstance(repo, OnlineReader) else OnlineReader(repo, max_entities=max_entities)
+    )
+    return with_metrics(create_app(reader))
+
+
+def serve(
+    facade: Features,
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    max_entities: int = DEFAULT_MAX_ENTITIES,
+) -> None:
+    """Serve the workspace's online features over HTTP until interrupted (blocks).
+
+    ``host``/``port`` default to ``settings.http_host`` (loopback) and
+    ``settings.feature_server_port``.
+    """
+    settings = facade.settings
+    run(
+        OnlineReader(facade.feast, max_entities=max_entities),
+        host or settings.http_host,
+        settings.feature_server_port if port is None else port,
+    )
+
+
+def run(reader: OnlineReader, host: str = "127.0.0.1", port: int = 6566) -> None:
+    """Run uvicorn (uvloop + httptools, no access log: it costs more than a read) on ``reader``."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        build(reader),
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        lifespan="off",
+    )
+    uvicorn.Server(config).run()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m raylake.features._server REPO [--host H] [--port P]``: serve a Feast repo."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("repo", help="folder holding feature_store.yaml")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=6566)
+    parser.add_argument("--max-entities", type=int, default=DEFAULT_MAX_ENTITIES)
+    args = parser.parse_args(argv)
+    run(OnlineReader(args.repo, max_entities=args.max_entities), args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()
