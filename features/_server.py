@@ -329,7 +329,7 @@ def serve(
     """
     settings = facade.settings
     run(
-        OnlineReader(facade.feast, max_entities=max_entities),
+        OnlineReader(facade.repo_path, max_entities=max_entities),
         host or settings.http_host,
         settings.feature_server_port if port is None else port,
     )
