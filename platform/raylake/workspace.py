@@ -22,8 +22,13 @@ if TYPE_CHECKING:
 
     from raylake.dashboards.api import Dashboards
     from raylake.features._api import Features
+    from raylake.governance import AuditEvent, Governance, Grant, Guard
+    from raylake.governance.principals import Principals
+    from raylake.governance.tokens import Tokens
     from raylake.jobs.api import Jobs
     from raylake.registry import ModelRegistry
+    from raylake.serving import Endpoint, Endpoints
+    from raylake.serving._monitor import Monitor
     from raylake.sql import SqlRunner
     from raylake.training import SweepResult
 
@@ -132,7 +137,7 @@ class Workspace:
 
         uri = self.settings.mlflow_tracking_uri
         root = artifact_root(self.settings.home, uri)
-        return ModelRegistry(uri, self._store, self.settings.user, root)
+        return ModelRegistry(uri, self._store, self.settings.user, root, self._tables.guard)
 
     # -- features (raylake.features) ------------------------------------------------------------
     @cached_property
@@ -180,6 +185,105 @@ class Workspace:
         return Dashboards(self._store, self.sql, self.settings.user)
 
     # -- serving and monitoring (raylake.serving) ----------------------------------------------
+    @cached_property
+    def endpoints(self) -> Endpoints:
+        """Model endpoints on Ray Serve: ``list``, ``get``, ``refresh``, ``delete``, ``logs``."""
+        from raylake.serving import Endpoints  # imports Ray Serve: only when used
+
+        return Endpoints(self.settings, lambda: self.models, self.ray)
+
+    def serve(
+        self,
+        name: str,
+        model: str = "models:/main.models.churn@champion",
+        features: Sequence[str] | None = None,
+        entity_keys: Sequence[str] | None = None,
+        num_replicas: int = 1,
+        autoscaling: Mapping[str, Any] | None = None,
+        max_batch_size: int | None = None,
+        *,
+        challenger: str | None = None,
+        traffic: Mapping[str, float] | None = None,
+        missing_entities: str = "null",
+    ) -> Endpoint:
+        """Deploy a registry model as ``POST /endpoints/<name>/invocations`` (see
+        ``raylake.serving``); ``challenger`` + ``traffic`` split requests between versions."""
+        return self.endpoints.deploy(
+            name,
+            model,
+            features=features,
+            entity_keys=entity_keys,
+            num_replicas=num_replicas,
+            autoscaling=autoscaling,
+            max_batch_size=max_batch_size,
+            challenger=challenger,
+            traffic=traffic,
+            missing_entities=missing_entities,
+        )
+
+    def monitor(self, name: str) -> Monitor:
+        """Monitoring data of endpoint ``name``: its inference table and drift reports
+        (``ws.monitor(name).drift_report(window="1h")``)."""
+        from raylake.serving._monitor import Monitor
+
+        return Monitor(name, self._tables, self._store, self.settings, lambda: self.models)
+
+    # -- governance (raylake.governance) ------------------------------------------------------
+    @property
+    def guard(self) -> Guard:
+        """Privilege checks and audit events for other components (``guard.require(...)``,
+        ``guard.event(...)``); checks are no-ops unless ``settings.auth``."""
+        return self._tables.guard
+
+    @cached_property
+    def _governance(self) -> Governance:
+        from raylake.governance import Governance
+
+        return Governance(self._tables.guard, self._tables)
+
+    @property
+    def principals(self) -> Principals:
+        """Users, groups (with members) and service principals."""
+        return self._governance.principals
+
+    @property
+    def tokens(self) -> Tokens:
+        """API tokens: ``create`` (secret shown once), ``list``, ``revoke``, ``authenticate``."""
+        return self._governance.tokens
+
+    def grant(self, privilege: str, securable_type: str, name: str, principal: str) -> Grant:
+        """Grant e.g. ``("SELECT", "table", "sales.orders", "analysts")``; needs MANAGE."""
+        return self._governance.grant(privilege, securable_type, name, principal)
+
+    def revoke(self, privilege: str, securable_type: str, name: str, principal: str) -> bool:
+        return self._governance.revoke(privilege, securable_type, name, principal)
+
+    def show_grants(
+        self,
+        name: str | None = None,
+        *,
+        securable_type: str | None = None,
+        principal: str | None = None,
+        inherited: bool = False,
+    ) -> list[Grant]:
+        """Grants on a securable or held by a principal (a bare ``name`` matches either)."""
+        return self._governance.show_grants(
+            name, securable_type=securable_type, principal=principal, inherited=inherited
+        )
+
+    def audit(
+        self,
+        principal: str | None = None,
+        action: str | None = None,
+        since: Any = None,
+        limit: int = 100,
+    ) -> list[AuditEvent]:
+        """Audit events, newest first (``since``: datetime, timedelta or ISO string)."""
+        return self._governance.audit(principal, action, since, limit)
+
+    def audit_table(self) -> int:
+        """Export new audit events to the Delta table ``main.system.audit``; its version."""
+        return self._governance.audit_table()
 
     # -- lifecycle -----------------------------------------------------------------------------
     def close(self) -> None:

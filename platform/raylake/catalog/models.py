@@ -152,3 +152,159 @@ class LineageEdgeRow(Base):
     target_version: Mapped[int | None] = mapped_column(Integer)
     run_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# -- jobs and dashboards (raylake.jobs, raylake.dashboards) -----------------------------------
+
+
+class JobRow(Base):
+    """A job the scheduler or a manual run has seen: where it is defined, and its triggers."""
+
+    __tablename__ = "jobs"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    source: Mapped[str | None] = mapped_column(String(2048))  # FILE.py[:NAME] or FILE.yaml
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # tasks and triggers
+    owner: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class JobTriggerRow(Base):
+    """Per-trigger state that survives scheduler restarts.
+
+    ``seq`` counts firings; the scheduler moves it with a compare-and-swap in the same
+    transaction that inserts the job run, so two schedulers cannot both fire one event.
+    """
+
+    __tablename__ = "job_triggers"
+
+    job: Mapped[str] = mapped_column(String(255), primary_key=True)
+    trigger_key: Mapped[str] = mapped_column(String(767), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    value: Mapped[str | None] = mapped_column(String(767))  # last fire time / version seen
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class JobRunRow(Base):
+    __tablename__ = "job_runs"
+    __table_args__ = (
+        # One run per trigger firing: a second scheduler's insert for the same firing fails.
+        UniqueConstraint("job", "trigger_key", "trigger_seq", name="uq_job_runs_firing"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    job: Mapped[str] = mapped_column(String(255), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    trigger: Mapped[str] = mapped_column(String(32))  # manual, cron, table, model_alias
+    trigger_key: Mapped[str | None] = mapped_column(String(767))
+    trigger_seq: Mapped[int | None] = mapped_column(Integer)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(Text)
+    user: Mapped[str] = mapped_column(String(255))
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+
+
+class TaskRunRow(Base):
+    __tablename__ = "task_runs"
+    __table_args__ = (UniqueConstraint("job_run_id", "task"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_run_id: Mapped[str] = mapped_column(
+        ForeignKey("job_runs.id", ondelete="CASCADE"), index=True
+    )
+    task: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(Text)
+    outputs: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    logs: Mapped[str | None] = mapped_column(Text)
+
+
+class DashboardRow(Base):
+    __tablename__ = "dashboards"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    title: Mapped[str | None] = mapped_column(String(1024))
+    queries: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    owner: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# -- governance (raylake.governance) ---------------------------------------------------------
+
+
+class PrincipalRow(Base):
+    """A user, group or service principal known to the workspace (by unique name)."""
+
+    __tablename__ = "principals"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # user, group, service_principal
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class GroupMemberRow(Base):
+    __tablename__ = "group_members"
+
+    group_name: Mapped[str] = mapped_column(
+        ForeignKey("principals.name", ondelete="CASCADE"), primary_key=True
+    )
+    member: Mapped[str] = mapped_column(
+        ForeignKey("principals.name", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ApiTokenRow(Base):
+    """An API token: only the SHA-256 of the secret is kept (tokens carry 256 random bits, so
+    a salt or a slow hash adds nothing; the hash doubles as the lookup key)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    principal: Mapped[str] = mapped_column(
+        ForeignKey("principals.name", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class GrantRow(Base):
+    __tablename__ = "grants"
+    __table_args__ = (
+        UniqueConstraint("securable_type", "securable_name", "privilege", "principal"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    securable_type: Mapped[str] = mapped_column(String(32))
+    securable_name: Mapped[str] = mapped_column(String(767), index=True)
+    privilege: Mapped[str] = mapped_column(String(32))
+    principal: Mapped[str] = mapped_column(String(255), index=True)
+    granted_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AuditRow(Base):
+    """One audited event: who did what to which securable, when, and whether it was allowed."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    principal: Mapped[str] = mapped_column(String(255), index=True)
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    securable_type: Mapped[str | None] = mapped_column(String(32))
+    securable_name: Mapped[str | None] = mapped_column(String(767))
+    outcome: Mapped[str] = mapped_column(String(16))  # allowed, denied, ok, error
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
