@@ -87,6 +87,10 @@ class Settings(BaseSettings):
         default_factory=_default_user,
         description="principal recorded as owner and in history",
     )
+    auth: bool = Field(
+        default=False,
+        description="enforce grants and audit every access as `user` (on/off; on in clusters)",
+    )
 
     @field_validator("home", mode="after")
     @classmethod

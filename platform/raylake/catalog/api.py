@@ -49,6 +49,8 @@ class Catalog:
     def create_schema(self, name: str, comment: str | None = None) -> SchemaInfo:
         """Create ``catalog.schema`` (one part: in ``main``); existing schemas are returned."""
         catalog, schema = parse_schema_name(name)
+        if self._store.get_schema(catalog, schema) is None:
+            self._tables.guard.create_schema(catalog, schema)
         return self._store.create_schema(catalog, schema, self._user, comment)
 
     def list_schemas(self, catalog: str | None = None) -> list[SchemaInfo]:
@@ -60,6 +62,7 @@ class Catalog:
         catalog, schema = parse_schema_name(name)
         if self._store.get_schema(catalog, schema) is None:
             raise SchemaNotFoundError(f"schema {catalog}.{schema} does not exist")
+        self._tables.guard.drop_schema(catalog, schema)
         self._store.drop_schema(catalog, schema)
 
     def list_tables(self, schema: str | None = None) -> list[TableInfo]:
@@ -88,10 +91,14 @@ class Catalog:
         for key in tags:
             if not isinstance(key, str) or not key or len(key) > 255:
                 raise InvalidArgumentError(f"invalid tag key {key!r}")
-        return self._store.set_tags(parse_table_name(name), tags)
+        tname = parse_table_name(name)
+        self._tables.guard.alter_table(tname, "set_tags")
+        return self._store.set_tags(tname, tags)
 
     def set_comment(self, name: str, comment: str | None) -> TableInfo:
-        return self._store.set_comment(parse_table_name(name), comment)
+        tname = parse_table_name(name)
+        self._tables.guard.alter_table(tname, "set_comment")
+        return self._store.set_comment(tname, comment)
 
     def register_table(self, name: str, location: str, comment: str | None = None) -> TableInfo:
         """Register an existing Delta table (written elsewhere) under a catalog name."""

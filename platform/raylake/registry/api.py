@@ -27,6 +27,7 @@ from raylake.registry.store import experiment_id
 
 if TYPE_CHECKING:
     from raylake.catalog import CatalogStore
+    from raylake.governance.guard import Guard
 
 REGISTER_EXPERIMENT = "registry"
 _RUN_ID = re.compile(r"[0-9a-f]{32}\Z")
@@ -53,13 +54,19 @@ class ModelRegistry:
     """Registered models named ``catalog.schema.model`` (``churn`` means ``main.models.churn``)."""
 
     def __init__(
-        self, tracking_uri: str, store: CatalogStore, user: str, artifact_root: str | None = None
+        self,
+        tracking_uri: str,
+        store: CatalogStore,
+        user: str,
+        artifact_root: str | None = None,
+        guard: Guard | None = None,
     ) -> None:
         self.tracking_uri = tracking_uri
         self._artifact_root = artifact_root
         self._client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
         self._store = store
         self._user = user
+        self._guard = guard  # privilege checks and audit (raylake.governance); None: none
 
     # -- registering ---------------------------------------------------------------------------
     def register(
@@ -80,6 +87,8 @@ class ModelRegistry:
         signature is refused with :class:`SignatureMissingError`.
         """
         full = str(parse_model_name(name))
+        if self._guard is not None:  # before logging anything: a refusal leaves no trace
+            self._guard.register_model(parse_model_name(full))
         uri = self._source_uri(model, full, input_example, pip_requirements)
         self._require_signature(uri)
         with tracking(self.tracking_uri), _mlflow_errors(f"model {uri}"):
@@ -157,6 +166,8 @@ class ModelRegistry:
         full = str(parse_model_name(name))
         if not isinstance(alias, str) or not alias:
             raise InvalidArgumentError(f"alias must be a non-empty string, got {alias!r}")
+        if self._guard is not None:
+            self._guard.alter_model(parse_model_name(full), "set_alias")
         number = self._version_number(full, version)
         with _mlflow_errors(f"model {full} version {number}"):
             self._client.set_registered_model_alias(full, alias, str(number))
@@ -164,6 +175,8 @@ class ModelRegistry:
 
     def delete_alias(self, name: str, alias: str) -> None:
         full = str(parse_model_name(name))
+        if self._guard is not None:
+            self._guard.alter_model(parse_model_name(full), "delete_alias")
         with _mlflow_errors(f"alias {alias!r} of model {full}", ("INVALID_PARAMETER_VALUE",)):
             self._client.get_model_version_by_alias(full, alias)
             self._client.delete_registered_model_alias(full, alias)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from raylake.catalog import CatalogStore, TableInfo
 from raylake.errors import InvalidArgumentError, SchemaNotFoundError, TableNotFoundError
+from raylake.governance.guard import Guard
 from raylake.names import TableName, parse_table_name
 from raylake.settings import Settings
 from raylake.tables import storage, writer
@@ -24,6 +25,9 @@ class ManagedTables:
         self._settings = settings
         self._store = store
         self._spark = spark
+        # Privilege checks and audit (no-ops unless settings.auth); shared by the catalog and
+        # the registry so every SDK path checks the same way.
+        self.guard = Guard(store, settings.user, settings.auth)
 
     @property
     def storage_options(self) -> dict[str, str] | None:
@@ -61,6 +65,7 @@ class ManagedTables:
                 f"schema {tname.schema_name} does not exist: create it with "
                 f"ws.catalog.create_schema({tname.schema_name!r})"
             )
+        self.guard.write_table(tname, info is not None, mode)
         location = (
             info.location if info else storage.table_location(self._settings.storage_root, tname)
         )
@@ -80,6 +85,7 @@ class ManagedTables:
     def get(self, name: str | TableName) -> Table:
         info = self.info(name)
         tname = parse_table_name(name)
+        self.guard.read_table(tname)
         return Table(
             info.full_name,
             info.location,
@@ -98,6 +104,7 @@ class ManagedTables:
             raise InvalidArgumentError(f"no Delta table at {location}")
         if self._store.get_schema(tname.catalog, tname.schema) is None:
             raise SchemaNotFoundError(f"schema {tname.schema_name} does not exist")
+        self.guard.register_table(tname, location)
         return self._store.register_table(
             tname, location, self._settings.user, comment, dtable.version()
         )
@@ -126,6 +133,7 @@ class ManagedTables:
         """
         tname = parse_table_name(name)
         info = self.info(tname)
+        self.guard.drop_table(tname)
         self._store.drop_table(tname)
         if purge and self.is_managed(info):
             storage.delete_tree(info.location, self.storage_options)
