@@ -14,7 +14,7 @@ import pyarrow as pa
 from deltalake import DeltaTable
 from sqlglot import exp
 
-from raylake.errors import SqlError
+from raylake.errors import InvalidNameError, SqlError
 from raylake.names import TableName, parse_table_name
 from raylake.tables.managed import ManagedTables
 from raylake.tables.table import Table
@@ -77,6 +77,10 @@ def resolve(query: exp.Expression, tables: ManagedTables, prefix: str) -> list[S
     ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
     snapshots: dict[tuple[TableName, int], Snapshot] = {}
     for node in list(query.find_all(exp.Table)):
+        if isinstance(node.this, exp.Dot):  # four or more parts
+            raise InvalidNameError(
+                f"invalid table name {node.this.sql()}: at most three parts (catalog.schema.table)"
+            )
         if not isinstance(node.this, exp.Identifier):
             continue  # a table function such as range(10): the engine's business
         version, timestamp = _version_of(node)
