@@ -28,7 +28,7 @@ from raylake.settings import Settings
 from raylake.tables.managed import ManagedTables
 
 if TYPE_CHECKING:
-    import pandas as pd
+    from raylake.features._training_set import TrainingSet
 
 
 @dataclass(frozen=True)
@@ -165,12 +165,31 @@ class Features:
 
     # -- training sets (raylake.features._training_set) ----------------------------------------
     def training_set(
-        self, entity_df: Any, features: Sequence[str] | str, full_feature_names: bool = False
-    ) -> pd.DataFrame | Any:
-        """Point-in-time correct features for every entity row and its event timestamp."""
+        self,
+        entity_df: Any,
+        features: Sequence[str] | Any,
+        full_feature_names: bool = False,
+        *,
+        event_timestamp_column: str = "event_timestamp",
+        engine: str = "auto",
+    ) -> TrainingSet:
+        """Point-in-time correct features for every entity row and its event timestamp.
+
+        ``entity_df``: pandas, a Ray Dataset or a table name; ``features``: ``view:feature``
+        refs or a feature service (object or name). The result has ``to_pandas()``,
+        ``to_ray()``, ``write(name)`` and ``sources`` (lineage). ``engine``: ``"local"``,
+        ``"ray"`` (hash buckets joined in Ray tasks) or ``"auto"`` (Ray for Ray Datasets and
+        large tables)."""
         from raylake.features._training_set import build_training_set
 
-        return build_training_set(self, entity_df, features, full_feature_names)
+        return build_training_set(
+            self,
+            entity_df,
+            features,
+            full_feature_names,
+            event_timestamp_column=event_timestamp_column,
+            engine=engine,
+        )
 
     # -- the HTTP retrieval API (raylake.features._server) -------------------------------------
     def serve(self, host: str | None = None, port: int | None = None) -> Any:

@@ -389,13 +389,14 @@ def join_ray(
     import ray
     import ray.data
 
-    schema = _arrow_schema(entity)
-    check_entity(schema, ts_col, specs)
-    names = output_columns(schema.names, specs, full_feature_names)
     blocks = entity.to_arrow_refs()
     n_blocks = len(blocks)
     if not n_blocks:
         return entity
+    # The schema of a block as Arrow (Ray's own schema may hold pandas types), read remotely.
+    schema = ray.get(_schema.remote(blocks[0]))
+    check_entity(schema, ts_col, specs)
+    names = output_columns(schema.names, specs, full_feature_names)
     cpus = max(int(ray.cluster_resources().get("CPU", 1)), 1)
     buckets = buckets or max(1, min(64, 2 * cpus))
     key_types = [_key_types(s) for s in specs]
@@ -436,12 +437,8 @@ def join_ray(
     return ray.data.from_arrow_refs(finals)
 
 
-def _arrow_schema(ds: Dataset) -> pa.Schema:
-    schema = ds.schema()
-    base = getattr(schema, "base_schema", None)
-    if isinstance(base, pa.Schema):
-        return base
-    return pa.schema([pa.field(n, t) for n, t in zip(schema.names, schema.types, strict=True)])
+def _schema_fn(block: pa.Table) -> pa.Schema:
+    return block.schema
 
 
 def _fragment_count(spec: ViewSpec, lo: int | None, hi: int | None) -> int:
@@ -573,3 +570,4 @@ _partition_entities = _LazyRemote(_partition_entities_fn)
 _partition_features = _LazyRemote(_partition_features_fn)
 _join_bucket = _LazyRemote(_join_bucket_fn)
 _assemble = _LazyRemote(_assemble_fn)
+_schema = _LazyRemote(_schema_fn)
