@@ -1,0 +1,199 @@
+"""Jobs on the session's real Ray, Delta tables and catalog: parameters, retries, timeouts,
+table-update and cron triggers fired exactly once, YAML jobs, run history and lineage."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import raylake
+from raylake.jobs import Cron, Job, OnTableUpdate, Task, load_jobs
+
+
+def answer() -> int:
+    return 21
+
+
+def double(answer: int, factor: int = 2) -> int:
+    return answer * factor
+
+
+def flaky(marker: str) -> int:
+    """Fails on its first attempt; the marker file counts attempts across Ray workers."""
+    path = Path(marker)
+    attempts = int(path.read_text()) + 1 if path.exists() else 1
+    path.write_text(str(attempts))
+    if attempts == 1:
+        raise RuntimeError("first attempt fails")
+    print("second attempt works")
+    return attempts
+
+
+def stuck() -> None:
+    time.sleep(120)
+
+
+def after_stuck(stuck: object) -> str:
+    return "never runs"
+
+
+def seen_version(trigger: dict) -> int:
+    return trigger["version"]
+
+
+def test_parameters_retries_and_timeouts(ws: raylake.Workspace, tmp_path: Path) -> None:
+    job = Job(
+        "flow",
+        tasks=[
+            Task("answer", fn=answer),
+            Task("double", fn=double, depends_on=["answer"]),
+            Task("flaky", fn=flaky, retries=2, params={"marker": str(tmp_path / "attempts")}),
+            Task("stuck", fn=stuck, timeout_s=2),
+            Task("after_stuck", fn=after_stuck, depends_on=["stuck"]),
+        ],
+        params={"factor": 3},  # job parameters reach every task that declares them
+    )
+    run = ws.jobs.run(job)
+
+    assert run.status == "FAILED" and run.error == "task 'stuck' failed"
+    assert run.task("answer").outputs == {"result": 21}
+    assert run.task("double").outputs == {"result": 63}  # upstream result by task name
+    flaky_run = run.task("flaky")
+    assert (flaky_run.status, flaky_run.attempts, flaky_run.outputs) == (
+        "SUCCEEDED",
+        2,
+        {"result": 2},
+    )
+    assert "first attempt fails" in flaky_run.logs and "second attempt works" in flaky_run.logs
+    stuck_run = run.task("stuck")
+    assert stuck_run.status == "FAILED" and "timed out after 2 s" in stuck_run.error
+    assert run.task("after_stuck").status == "UPSTREAM_FAILED"
+    # A manual run's parameters override the job's; history is in the catalog.
+    again = ws.jobs.run(
+        Job("flow2", [Task("answer", fn=answer), job.task("double")]), {"factor": 10}
+    )
+    assert again.status == "SUCCEEDED" and again.task("double").outputs == {"result": 210}
+    assert ws.jobs.get_run(run.id[:8]).id == run.id
+    assert [r.id for r in ws.jobs.runs("flow")] == [run.id]
+
+
+def test_table_update_runs_once_per_new_version(ws: raylake.Workspace, schema: str) -> None:
+    table = f"{schema}.events"
+    ws.write_table(table, pd.DataFrame({"x": [1]}))  # v0, before the job exists
+    job = Job(f"on_{schema}", [Task("seen", fn=seen_version)], triggers=[OnTableUpdate(table)])
+    first = ws.jobs.scheduler([job])
+    assert first.tick() == []  # first sight: the current version is the baseline
+
+    ws.write_table(table, pd.DataFrame({"x": [2]}))  # v1
+    runs = first.tick()
+    assert [r.task("seen").outputs["result"] for r in runs] == [1]
+    assert first.tick() == []
+    restarted = ws.jobs.scheduler([job])  # a new scheduler (a restart) sees nothing new
+    assert restarted.tick() == []
+
+    # Two schedulers polling at once after one new version: one run between them.
+    ws.write_table(table, pd.DataFrame({"x": [3]}))  # v2
+    results: list[list] = []
+    barrier = threading.Barrier(2)
+
+    def poll(s: object) -> None:
+        barrier.wait()
+        results.append(s.tick())  # type: ignore[attr-defined]
+
+    threads = [threading.Thread(target=poll, args=(s,)) for s in (first, restarted)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(len(r) for r in results) == 1
+
+    history = ws.jobs.runs(job.name)
+    assert sorted(r.params["trigger"]["version"] for r in history) == [1, 2]
+    assert all(r.status == "SUCCEEDED" and r.trigger == "table" for r in history)
+    # Lineage: each table version -> the job run it triggered.
+    edges = ws.lineage(table).downstream
+    assert {(e.source_version, e.target_name) for e in edges} == {
+        (r.params["trigger"]["version"], f"jobs:/{job.name}/{r.id}") for r in history
+    }
+
+
+def test_cron_missed_runs_fire_once(ws: raylake.Workspace) -> None:
+    now = [dt.datetime(2026, 11, 25, 12, 0, 30, tzinfo=dt.UTC)]
+    job = Job("every_minute", [Task("answer", fn=answer)], triggers=[Cron("* * * * *")])
+    scheduler = ws.jobs.scheduler([job], clock=lambda: now[0])
+    assert scheduler.tick() == []  # a new schedule starts now: no backfill
+    now[0] = dt.datetime(2026, 11, 25, 12, 5, 10, tzinfo=dt.UTC)  # 5 minutes "down"
+    runs = scheduler.tick()
+    assert [r.params["trigger"]["scheduled_time"] for r in runs] == ["2026-11-25T12:05:00+00:00"]
+    assert scheduler.tick() == []
+    other = ws.jobs.scheduler([job], clock=lambda: now[0])
+    assert other.tick() == []
+    now[0] = dt.datetime(2026, 11, 25, 12, 6, 0, tzinfo=dt.UTC)
+    assert len(other.tick()) == 1 and scheduler.tick() == []
+
+
+YAML_JOB = """
+name: from_yaml
+params: {factor: 5}
+tasks:
+  - name: answer
+    fn: {module}:answer
+  - name: double
+    fn: {module}:double
+    depends_on: [answer]
+    retries: 1
+triggers:
+  - cron: "0 2 * * *"
+"""
+
+
+def test_yaml_job_loads_and_runs(ws: raylake.Workspace, tmp_path: Path) -> None:
+    path = tmp_path / "job.yaml"
+    path.write_text(YAML_JOB.replace("{module}", str(Path(__file__))))
+    (job,) = load_jobs(path)
+    assert job.order == ("answer", "double") and job.triggers == (Cron("0 2 * * *"),)
+    run = ws.jobs.run(job)
+    assert run.task("double").outputs == {"result": 105}
+    assert ws.jobs.get("from_yaml").spec["triggers"] == ["cron:0 2 * * *@UTC"]
+
+
+def test_pipeline_task_links_run_and_lineage(ws: raylake.Workspace, schema: str) -> None:
+    ws.write_table(f"{schema}.raw", pd.DataFrame({"id": [1, 2, 3], "v": [1.0, -1.0, 2.0]}))
+
+    @raylake.pipeline(
+        target=f"main.{schema}.clean",
+        inputs={"raw": raylake.TableInput(f"main.{schema}.raw")},
+        mode="overwrite",
+        expectations=[raylake.expect_or_drop("positive", "v > 0")],
+    )
+    def clean(raw):  # type: ignore[no-untyped-def]
+        return raw
+
+    job = Job(
+        f"etl_{schema}",
+        [Task("clean", pipeline=clean), Task("count", fn=rows_out, depends_on=["clean"])],
+    )
+    run = ws.jobs.run(job)
+    assert run.status == "SUCCEEDED", run
+    outputs = run.task("clean").outputs
+    assert outputs["status"] == "SUCCEEDED" and outputs["target_version"] == 0
+    assert ws.pipeline_runs(clean.name)[0].id == outputs["pipeline_run_id"]
+    assert run.task("count").outputs == {"result": 2}  # the PipelineRun record flowed on
+    upstream = ws.lineage(f"{schema}.clean").upstream
+    assert f"jobs:/{job.name}/{run.id}" in {e.source_name for e in upstream}
+
+
+def rows_out(clean: raylake.catalog.PipelineRun) -> int:
+    return clean.rows_out
+
+
+def test_endpoint_refresh_failure_is_recorded(ws: raylake.Workspace) -> None:
+    run = ws.jobs.run(Job("refresh", [Task("refresh", endpoint="no_such_endpoint")]))
+    assert run.status == "FAILED"
+    error = run.task("refresh").error
+    if not hasattr(ws, "endpoints"):  # serving not installed: a clear error says so
+        assert "has no ws.endpoints.refresh" in error
+    assert error
