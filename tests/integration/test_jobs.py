@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+
 import raylake
 from raylake.jobs import Cron, Job, OnTableUpdate, Task, load_jobs
 
