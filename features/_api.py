@@ -19,9 +19,14 @@ from feast.errors import EntityNotFoundException, FeastError, FeatureViewNotFoun
 from feast.feature_view import DUMMY_ENTITY_NAME
 
 from raylake.catalog import CatalogStore
-from raylake.errors import FeatureDefinitionError, FeatureViewNotFoundError
-from raylake.features import _validate
-from raylake.features._lineage import record_view
+from raylake.errors import (
+    FeatureDefinitionError,
+    FeatureViewNotFoundError,
+    InvalidArgumentError,
+)
+from raylake.features import _materialize, _validate
+from raylake.features._lineage import last_materialized, record_materialized, record_view
+from raylake.features._materialize import Materialized
 from raylake.features._repo import write_repo
 from raylake.features._sources import point_at, table_of
 from raylake.settings import Settings
@@ -162,6 +167,80 @@ class Features:
             tags=dict(view.tags or {}),
             view=view,
         )
+
+    # -- materialization (raylake.features._materialize) ---------------------------------------
+    def materialize(
+        self, start: Any, end: Any, views: Sequence[str] | None = None
+    ) -> list[Materialized]:
+        """Load the latest row per entity with event time in ``[start, end]`` into the online
+        store, for every online view (or ``views``), on Ray. Each view reads its table at one
+        pinned version, recorded in the catalog (lineage table@version -> online store)."""
+        start_at = _materialize.as_utc(start, "start")
+        end_at = _materialize.as_utc(end, "end")
+        if start_at > end_at:
+            raise InvalidArgumentError(f"start {start_at} is after end {end_at}")
+        return [self._materialize(v, start_at, end_at) for v in self._online_views(views)]
+
+    def materialize_incremental(
+        self, end: Any, views: Sequence[str] | None = None
+    ) -> list[Materialized]:
+        """Like ``materialize`` from where the last one ended (first time: ``end`` minus the
+        view's TTL, or all history for a view without TTL)."""
+        end_at = _materialize.as_utc(end, "end")
+        done = []
+        for view in self._online_views(views):
+            start = view.most_recent_end_time
+            if start is None:
+                start = end_at - view.ttl if view.ttl else _materialize.EPOCH
+            done.append(self._materialize(view, _materialize.as_utc(start, "start"), end_at))
+        return done
+
+    def _online_views(self, names: Sequence[str] | None) -> list[FeatureView]:
+        if names is None:
+            return [v for v in self.feast.list_feature_views() if v.online]
+        if isinstance(names, str):
+            names = [names]
+        return [self.view(n) for n in names]
+
+    def _materialize(self, view: FeatureView, start: dt.datetime, end: dt.datetime) -> Materialized:
+        table = table_of(view.batch_source)
+        if table is None:  # a plain Feast source: Feast's own materialization
+            self.feast.materialize(start, end, [view.name])
+            return Materialized(view.name, None, None, start, end, -1)
+        snap = self.snapshot(table)
+        self.ensure_ray()
+        config = self.feast.config
+        rows = _materialize.run(
+            snap.location,
+            self.tables.storage_options,
+            snap.version,
+            config,
+            view,
+            None if start == _materialize.EPOCH else start,
+            end,
+            _materialize.writers_for(config),
+        )
+        record_materialized(self.catalog_store, snap.name, snap.version, view.name)
+        self.feast.registry.apply_materialization(view, self.feast.project, start, end)
+        return Materialized(view.name, snap.name, snap.version, start, end, rows)
+
+    def materialized_version(self, view: str) -> tuple[str, int] | None:
+        """The table and version last materialized for ``view`` (None if never)."""
+        return last_materialized(self.catalog_store, view)
+
+    # -- online lookups (raylake.features._online) ---------------------------------------------
+    def online(
+        self,
+        features: Sequence[str] | str,
+        entity_rows: Sequence[dict[str, Any]],
+        full_feature_names: bool = False,
+    ) -> dict[str, list[Any]]:
+        """Online feature values: ``features`` as ``["view:feature", ...]`` or a feature
+        service name, ``entity_rows`` as ``[{"driver_id": 1}, ...]``; returns column lists
+        (join keys first), None where an entity has no value."""
+        from raylake.features._online import online
+
+        return online(self.feast, features, entity_rows, full_feature_names)
 
     # -- training sets (raylake.features._training_set) ----------------------------------------
     def training_set(
