@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 _workspace: Workspace | None = None
 
 
-def use(workspace: Workspace) -> None:
-    """Run the magics on ``workspace`` (instead of a ``raylake.connect()`` of their own)."""
+def use(workspace: Workspace | None) -> None:
+    """Run the magics on ``workspace`` (None: a ``raylake.connect()`` of their own)."""
     global _workspace
     _workspace = workspace
 
