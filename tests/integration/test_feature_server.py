@@ -1,0 +1,185 @@
+"""raylake's retrieval API and Feast's own feature server (``feast serve``) side by side.
+
+Both servers run as real processes on the same Feast repo and online store (SQLite, and Redis
+with a ``redis-server`` this test starts), get the same requests over HTTP and must answer the
+same JSON. Feast orders the features of one view arbitrarily (a set), so answers are compared
+column by column, keyed by feature name; the values, statuses and timestamps inside each
+column must be identical.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "helpers"))
+import online_repo  # noqa: E402
+
+BIN = Path(sys.executable).parent
+ALL = [*online_repo.NINE, "driver_customer:orders"]
+URL = "/get-online-features"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def processes(commands: dict[str, list[str]], logs: Path) -> Iterator[None]:
+    """Run each command (name → args) until the block ends; first wait until every
+    ``name/health`` answers 200. They start side by side: imports are slow on 2 busy cores."""
+    procs = {}
+    try:
+        for url, args in commands.items():
+            with (logs / f"{len(procs)}.log").open("wb") as out:
+                procs[url] = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 180
+        waiting = set(procs)
+        while waiting:
+            for url in list(waiting):
+                if procs[url].poll() is not None:
+                    raise RuntimeError(f"{commands[url]} exited: {_logs(logs)}")
+                try:
+                    if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                        waiting.discard(url)
+                except httpx.HTTPError:
+                    pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not ready: {sorted(waiting)}: {_logs(logs)}")
+            time.sleep(0.3)
+        yield
+    finally:
+        for proc in procs.values():
+            proc.terminate()
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _logs(folder: Path) -> str:
+    return " | ".join(p.read_text()[-1500:] for p in sorted(folder.glob("*.log")))
+
+
+@contextmanager
+def redis_server(tmp: Path) -> Iterator[str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            str(tmp),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        import redis
+
+        client = redis.Redis(port=port)
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.1)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@contextmanager
+def both_servers(repo: Path) -> Iterator[tuple[str, str]]:
+    ours, feast = free_port(), free_port()
+    ours_url, feast_url = f"http://127.0.0.1:{ours}", f"http://127.0.0.1:{feast}"
+    ours_cmd = [
+        str(BIN / "python"),
+        "-m",
+        "raylake.features._server",
+        str(repo),
+        "--port",
+        str(ours),
+    ]
+    feast_cmd = [
+        str(BIN / "feast"), "-c", str(repo), "serve", "-h", "127.0.0.1", "-p", str(feast),
+        "--no-access-log",
+    ]  # fmt: skip
+    with processes({ours_url: ours_cmd, feast_url: feast_cmd}, repo):
+        yield ours_url, feast_url
+
+
+def requests(seed: int, count: int) -> Iterator[dict[str, Any]]:
+    rng = random.Random(seed)
+    for _ in range(count):
+        rows = rng.randint(1, 6)
+        body: dict[str, Any] = {
+            "features": rng.sample(ALL, rng.randint(1, len(ALL))),
+            "entities": {"driver_id": [rng.randint(990, 1210) for _ in range(rows)]},
+            "full_feature_names": rng.random() < 0.3,
+        }
+        if "driver_customer:orders" in body["features"] or rng.random() < 0.2:
+            body["entities"]["customer_id"] = [f"c{rng.randint(0, 25)}" for _ in range(rows)]
+        yield body
+    yield {"feature_service": "driver_all", "entities": {"driver_id": [1000, 1001, 5]}}
+    yield {
+        "feature_service": "driver_all",
+        "entities": {"driver_id": [7]},
+        "full_feature_names": True,
+    }
+
+
+def by_name(answer: dict[str, Any]) -> dict[str, Any]:
+    return dict(zip(answer["metadata"]["feature_names"], answer["results"], strict=True))
+
+
+def compare(ours_url: str, feast_url: str) -> None:
+    with httpx.Client(timeout=30) as client:
+        for body in requests(seed=3, count=40):
+            ours, feast = (
+                client.post(ours_url + URL, json=body),
+                client.post(feast_url + URL, json=body),
+            )
+            assert ours.status_code == feast.status_code == 200, (ours.text, feast.text)
+            assert list(ours.json()) == list(feast.json())
+            assert by_name(ours.json()) == by_name(feast.json()), body
+        bad = {"features": ["driver_stats:nope"], "entities": {"driver_id": [1]}}
+        assert client.post(ours_url + URL, json=bad).status_code == 404
+        bad = {"features": ["driver_stats:trips"], "entities": {"driver_id": ["x"]}}
+        assert client.post(ours_url + URL, json=bad).status_code == 422
+        metrics = client.get(ours_url + "/metrics").text
+        assert 'endpoint="/get-online-features",status="200"} 42.0' in metrics
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
+def test_same_json_as_feast_serve_on_redis(tmp_path: Path) -> None:
+    with redis_server(tmp_path) as url:
+        repo = online_repo.write_repo(tmp_path / "repo", online_store=url)
+        with both_servers(repo) as (ours, feast):
+            compare(ours, feast)
+
+
+def test_same_json_as_feast_serve_on_sqlite(tmp_path: Path) -> None:
+    repo = online_repo.write_repo(tmp_path / "repo")
+    with both_servers(repo) as (ours, feast):
+        compare(ours, feast)
