@@ -2,8 +2,12 @@
 
 from raylake.errors import (
     CommitConflictError,
+    EntityKeyMissingError,
     ExpectationFailedError,
+    FeatureDefinitionError,
+    FeatureViewNotFoundError,
     InvalidArgumentError,
+    InvalidFeatureRefError,
     InvalidNameError,
     InvalidSweepError,
     MetricNotReportedError,
@@ -40,10 +44,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CommitConflictError",
+    "EntityKeyMissingError",
     "Expectation",
     "ExpectationFailedError",
+    "FeatureDefinitionError",
+    "FeatureViewNotFoundError",
     "Files",
     "InvalidArgumentError",
+    "InvalidFeatureRefError",
     "InvalidNameError",
     "InvalidSweepError",
     "MetricNotReportedError",
