@@ -15,8 +15,13 @@ import typer
 from deltalake.exceptions import DeltaError
 from typer.core import TyperGroup
 
+from raylake.cli import audit as audit_cli
+from raylake.cli import dashboards as dashboards_cli
+from raylake.cli import grants as grants_cli
 from raylake.cli import info, lineage, models, pipelines, schemas, sweep, tables
 from raylake.cli import jobs as jobs_cli
+from raylake.cli import monitor as monitor_cli
+from raylake.cli import principals as principals_cli
 from raylake.cli import sql as sql_cli
 from raylake.cli import ui as ui_cli
 from raylake.cli._context import CliState, set_state, state
@@ -95,9 +100,15 @@ app.command("lineage")(lineage.lineage)
 app.add_typer(models.app, name="models")
 app.add_typer(sweep.app, name="sweep")
 app.command("mlflow-ui")(models.mlflow_ui)
+app.add_typer(grants_cli.app, name="grants")
+app.add_typer(principals_cli.app, name="principals")
+app.add_typer(principals_cli.tokens_app, name="tokens")
+app.command("audit")(audit_cli.audit)
 app.command("sql")(sql_cli.sql)
 app.command("ui")(ui_cli.ui)
 app.add_typer(jobs_cli.app, name="jobs")
+app.add_typer(dashboards_cli.app, name="dashboards")
+app.add_typer(monitor_cli.app, name="monitor")
 
 
 def main() -> None:

@@ -45,4 +45,7 @@ def create_app(workspace: Workspace) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.include_router(sql.router, prefix="/api")
+    from raylake.dashboards.web import router as dashboards
+
+    app.include_router(dashboards)  # /dashboards/{name} pages, /api/dashboards
     return app
