@@ -35,19 +35,27 @@ def _frame(rng: np.random.Generator, n: int, y_mean: float, p_city: list[float],
     )
 
 
-def _log(ws: raylake.Workspace, endpoint: str, model: str, rows: pd.DataFrame, start) -> None:
+def _log(
+    ws: raylake.Workspace,
+    endpoint: str,
+    model: str,
+    rows: pd.DataFrame,
+    start: dt.datetime,
+    version: int = 1,
+    predictions: list | None = None,
+) -> None:
     writer = inference_writer(endpoint, ws.settings, max_records=500, flush_interval_s=60)
     records = [
         {
             "request_id": uuid.uuid4().hex,
             "endpoint": endpoint,
             "model_name": model,
-            "model_version": 1,
+            "model_version": version,
             "ts": start + dt.timedelta(seconds=i),
             "latency_ms": 3.0,
             "inputs": json.dumps({"x": r.x, "y": r.y}),
             "features": json.dumps({"city": r.city}),  # looked up online, logged apart
-            "prediction": json.dumps(int(r.label)),
+            "prediction": json.dumps(int(r.label) if predictions is None else predictions[i]),
         }
         for i, r in enumerate(rows.itertuples())
     ]
@@ -168,3 +176,25 @@ def test_explicit_baselines_and_named_errors(ws: raylake.Workspace, served: dict
     _log(ws, orphan, "main.models.no_lineage", _frame(rng, 20, 5.0, [0.5, 0.3, 0.2], 0.3), QUIET)
     with pytest.raises(BaselineNotFoundError, match="no training table"):
         ws.monitor(orphan).drift_report("1h", now=QUIET + dt.timedelta(minutes=5))
+
+
+def test_predictions_compared_with_the_model_scoring_its_training_data(
+    ws: raylake.Workspace, served: dict
+) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    train = ws.table(served["train"]).to_pandas()
+    model = LogisticRegression().fit(train[["x", "y"]], train["label"])
+    name = served["model"] + "_scored"
+    mv = ws.models.register(model, name, input_example=train[["x", "y"]].head(3))
+    # the registering run trained on the table (a sweep on the table records this edge)
+    ws._store.add_edge(served["train"], served["version"], f"runs:/{mv.run_id}", None)
+    rng = np.random.default_rng(5)
+    rows = _frame(rng, 300, 5.0, [0.5, 0.3, 0.2], 0.3)
+    scored = [int(p) for p in model.predict(rows[["x", "y"]])]
+    endpoint = served["endpoint"] + "_scored"
+    _log(ws, endpoint, name, rows, QUIET, version=mv.version, predictions=scored)
+    report = ws.monitor(endpoint).drift_report("1h", now=QUIET + dt.timedelta(minutes=10))
+    assert report.baseline == f"{served['train']}@{served['version']}"
+    assert any("scored on the baseline" in n for n in report.notes)
+    assert not report.feature("prediction").drifted and report.drifted == []
