@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 
 from raylake.cli import audit as audit_cli
 from raylake.cli import dashboards as dashboards_cli
+from raylake.cli import features as features_cli
 from raylake.cli import grants as grants_cli
 from raylake.cli import info, lineage, models, pipelines, schemas, sweep, tables
 from raylake.cli import jobs as jobs_cli
@@ -99,6 +100,7 @@ app.add_typer(pipelines.app, name="pipeline")
 app.command("lineage")(lineage.lineage)
 app.add_typer(models.app, name="models")
 app.add_typer(sweep.app, name="sweep")
+app.add_typer(features_cli.app, name="features")
 app.command("mlflow-ui")(models.mlflow_ui)
 app.add_typer(grants_cli.app, name="grants")
 app.add_typer(principals_cli.app, name="principals")
