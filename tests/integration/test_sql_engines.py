@@ -180,3 +180,29 @@ def test_ctas_on_spark_records_lineage(ws: raylake.Workspace, sales: str) -> Non
     assert sorted(ws.table(f"{sales}.paid").to_pandas()["order_id"]) == [1, 2, 6]
     sources = {(e.source_name, e.source_version) for e in ws.lineage(f"{sales}.paid").upstream}
     assert sources == {(f"main.{sales}.orders", 0), (f"main.{sales}.customers", 0)}
+
+
+def test_expressions_agree(ws: raylake.Workspace, sales: str) -> None:
+    got = both(
+        ws,
+        f"""SELECT order_id / 4 AS quarter, order_id % 3 AS m, upper(status) AS s,
+                   concat(status, '-', CAST(order_id AS STRING)) AS label,
+                   CASE WHEN amount > 4 THEN 'big' WHEN amount IS NULL THEN 'none' ELSE 'small' END
+                     AS size,
+                   CAST(ordered_at AS DATE) AS day, year(ordered_at) AS y,
+                   round(amount * 1.1, 2) AS taxed
+            FROM {sales}.orders ORDER BY order_id""",
+    )
+    assert got["quarter"].tolist()[:2] == [0.25, 0.5]  # true division on both engines
+    both(
+        ws,
+        f"""SELECT CAST(ordered_at AS DATE) AS day, count(*) AS n FROM {sales}.orders
+            WHERE ordered_at BETWEEN :a AND :b GROUP BY CAST(ordered_at AS DATE) ORDER BY day""",
+        {"a": dt.datetime(2026, 1, 1), "b": dt.datetime(2026, 1, 3, 12)},
+    )
+    both(ws, f"SELECT DISTINCT status FROM {sales}.orders ORDER BY status")
+    both(
+        ws,
+        f"""SELECT customer_id FROM {sales}.orders WHERE customer_id IS NOT NULL
+            UNION SELECT customer_id FROM {sales}.customers ORDER BY customer_id""",
+    )
