@@ -1,0 +1,317 @@
+"""The Ray Serve application of one endpoint: a FastAPI app run by every replica.
+
+A request picks a model variant (champion/challenger by traffic weight), is parsed and checked
+against that variant's signature on its own (so a bad request fails alone), then waits in
+``@serve.batch`` to be scored together with concurrent requests for the same variant. The
+variants arrive as Serve ``user_config``: promotion and rollback are ``reconfigure`` calls on
+running replicas, which load the new model off the event loop and then swap it in.
+
+No ``from __future__ import annotations`` here: FastAPI resolves the route annotations
+(``Request``) at run time in the replica, where only the names pickled with the class exist.
+"""
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from ray import serve
+
+from raylake.serving import _protocol as protocol
+from raylake.serving._metrics import EndpointMetrics
+from raylake.serving._online import OnlineFeatures
+from raylake.serving._openapi import INVOCATIONS_OPENAPI, describe_schema
+from raylake.serving._spec import EndpointSpec, Variant
+from raylake.settings import Settings
+
+log = logging.getLogger("raylake.serving")
+
+VERSION_HEADER = "X-Raylake-Model-Version"
+MODEL_HEADER = "X-Raylake-Model"
+ROLE_HEADER = "X-Raylake-Variant"
+LOG_FLUSH_S = 0.5  # how often buffered inference records go to the writer actor
+LOG_FLUSH_RECORDS = 256
+
+app = FastAPI(
+    title="raylake model endpoint",
+    description=(
+        "Scores rows with a registered MLflow model. `POST /invocations` speaks MLflow's "
+        "scoring protocol (dataframe_split, dataframe_records, instances, inputs; or text/csv)."
+    ),
+    version="1",
+)
+
+
+@dataclass(eq=False)  # identity matters: requests are grouped per loaded model
+class Loaded:
+    variant: Variant
+    model: Any
+    schema: Any
+    signature: dict[str, Any] | None
+
+
+def _error(exc: protocol.BadRequest) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+# Helpers come before the class: Serve pickles the decorated class by value at decoration time,
+# so only names already defined then are available inside the replica.
+def _predict_alone(loaded: Loaded, frame: pd.DataFrame) -> Any:
+    try:
+        return loaded.model.predict(frame)
+    except Exception as exc:  # noqa: BLE001 - the model refused this input: a 4xx, not a 500
+        return protocol.BadRequest(f"the model could not score the input: {exc}"[:500])
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise protocol.BadRequest(f"the body is larger than {limit} bytes", 413, "TOO_LARGE")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise protocol.BadRequest(f"the body is larger than {limit} bytes", 413, "TOO_LARGE")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _writer(name: str, settings: Settings) -> Any:
+    """The inference table writer actor, or None while that module is not available."""
+    try:
+        from raylake.serving._inference_log import inference_writer
+    except ImportError:
+        return None
+    try:
+        return inference_writer(name, settings)
+    except Exception:  # noqa: BLE001 - scoring must work even when the table cannot be written
+        log.exception("endpoint %s: no inference table writer", name)
+        return None
+
+
+@serve.deployment(name="endpoint", health_check_period_s=2, health_check_timeout_s=30)
+@serve.ingress(app)
+class ModelEndpoint:
+    def __init__(self, name: str, settings: Settings, static: dict[str, Any]) -> None:
+        self._name = name
+        self._settings = settings
+        self._spec = EndpointSpec.from_config({**static, "name": name, "variants": []})
+        self._loaded: list[Loaded] = []
+        self._weights: list[float] = []
+        self._cache: dict[str, Loaded] = {}
+        self._reload_lock = asyncio.Lock()
+        self._metrics = EndpointMetrics(name)
+        self._score.set_max_batch_size(self._spec.max_batch_size)
+        self._score.set_batch_wait_timeout_s(self._spec.batch_wait_s)
+        self._features = (
+            OnlineFeatures(settings, self._spec.features, self._spec.entity_keys)
+            if self._spec.features
+            else None
+        )
+        self._writer = _writer(name, settings)
+        self._records: list[dict[str, Any]] = []
+        self._flusher: asyncio.Task | None = None
+
+    # -- model variants --------------------------------------------------------------------------
+    async def reconfigure(self, config: dict[str, Any]) -> None:
+        """New variants (promotion, rollback, traffic change): load, then swap in one step."""
+        spec = EndpointSpec.from_config(config)
+        async with self._reload_lock:
+            loaded = await asyncio.to_thread(self._load, spec.variants)
+            self._loaded, self._weights = loaded, [v.variant.weight for v in loaded]
+            self._cache = {lv.variant.uri: lv for lv in loaded}
+        log.info("endpoint %s serves %s", self._name, [v.uri for v in spec.variants])
+
+    def _load(self, variants: tuple[Variant, ...]) -> list[Loaded]:
+        import mlflow
+
+        from raylake.registry.logging import tracking
+
+        out = []
+        for variant in variants:
+            cached = self._cache.get(variant.uri)
+            if cached is not None:
+                out.append(Loaded(variant, cached.model, cached.schema, cached.signature))
+                continue
+            with tracking(self._settings.mlflow_tracking_uri):
+                model = mlflow.pyfunc.load_model(variant.uri)
+            sig = model.metadata.signature
+            out.append(
+                Loaded(variant, model, model.metadata.get_input_schema(), sig and sig.to_dict())
+            )
+        return out
+
+    def _pick(self) -> Loaded:
+        if not self._loaded:
+            raise protocol.BadRequest("the endpoint has no model loaded yet", 503, "UNAVAILABLE")
+        if len(self._loaded) == 1:
+            return self._loaded[0]
+        return random.choices(self._loaded, weights=self._weights)[0]
+
+    def check_health(self) -> None:
+        if not self._loaded:
+            raise RuntimeError("no model loaded")
+
+    # -- HTTP ------------------------------------------------------------------------------------
+    @app.post("/invocations", openapi_extra=INVOCATIONS_OPENAPI, summary="Score rows")
+    async def invocations(self, request: Request) -> Response:
+        start = time.perf_counter()
+        try:
+            chosen = self._pick()
+            body = await _read_body(request, self._spec.max_body_bytes)
+            frame, inputs, features = await self._inputs(body, request, chosen)
+            predictions = await self._score((chosen, frame))
+            if isinstance(predictions, protocol.BadRequest):
+                raise predictions
+            payload = protocol.encode(predictions)
+        except protocol.BadRequest as exc:
+            self._metrics.errors.labels(self._name, str(exc.status), exc.error_code).inc()
+            return _error(exc)
+        v = chosen.variant
+        labels = (self._name, v.model, str(v.version), v.role)
+        elapsed = time.perf_counter() - start
+        self._metrics.requests.labels(*labels, "200").inc()
+        self._metrics.latency.labels(*labels).observe(elapsed)
+        self._metrics.rows.labels(*labels).inc(len(frame))
+        if self._writer is not None:
+            self._record(request, v, elapsed, inputs, features, payload)
+        headers = {VERSION_HEADER: str(v.version), MODEL_HEADER: v.model, ROLE_HEADER: v.role}
+        return Response(payload, media_type=protocol.JSON, headers=headers)
+
+    @app.get("/", summary="Describe the endpoint")
+    async def describe(self) -> dict[str, Any]:
+        return {
+            "name": self._name,
+            "models": [
+                {
+                    "role": lv.variant.role,
+                    "model": lv.variant.model,
+                    "version": lv.variant.version,
+                    "uri": lv.variant.uri,
+                    "requested": lv.variant.ref,
+                    "traffic_percent": lv.variant.weight,
+                    "signature": lv.signature,
+                    "input_schema": describe_schema(lv.schema),
+                }
+                for lv in self._loaded
+            ],
+            "features": list(self._spec.features),
+            "entity_keys": list(self._spec.entity_keys),
+            "missing_entities": self._spec.missing_entities,
+            "max_batch_size": self._spec.max_batch_size,
+            "max_body_bytes": self._spec.max_body_bytes,
+            "formats": [*protocol.FORMATS, protocol.CSV],
+        }
+
+    @app.get("/health", summary="Liveness and loaded versions")
+    async def health(self) -> JSONResponse:
+        if not self._loaded:
+            return JSONResponse({"status": "loading"}, status_code=503)
+        versions = [f"{lv.variant.model}/{lv.variant.version}" for lv in self._loaded]
+        return JSONResponse({"status": "ok", "models": versions})
+
+    @app.get("/metrics", summary="Prometheus metrics of all replicas on this node")
+    async def metrics(self) -> Response:
+        data, content_type = self._metrics.exposition()
+        return Response(data, media_type=content_type)
+
+    # -- scoring ---------------------------------------------------------------------------------
+    async def _inputs(
+        self, body: bytes, request: Request, chosen: Loaded
+    ) -> tuple[pd.DataFrame, str, str | None]:
+        content_type = request.headers.get("content-type")
+        if self._features is None:
+            data = protocol.parse(body, content_type, chosen.schema)
+            frame = protocol.validate(data, chosen.schema)
+            return frame, protocol.rows_json(frame), None
+        # Online features: the request carries entity keys (and request-time columns); the
+        # replica reads the rest from the online store, then checks the joined row.
+        given = protocol.to_frame(protocol.parse(body, content_type, None))
+        t0 = time.perf_counter()
+        joined, used = await self._features.join(given, self._spec.missing_entities)
+        self._metrics.feature_lookup.labels(self._name).observe(time.perf_counter() - t0)
+        frame = protocol.validate(joined, chosen.schema)
+        return frame, protocol.rows_json(given), protocol.rows_json(used)
+
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
+    async def _score(self, items: list[tuple[Loaded, pd.DataFrame]]) -> list[Any]:
+        results: list[Any] = [None] * len(items)
+        groups: dict[int, list[int]] = {}
+        for i, (loaded, _) in enumerate(items):
+            groups.setdefault(id(loaded), []).append(i)
+        for indexes in groups.values():
+            loaded = items[indexes[0]][0]
+            frames = [items[i][1] for i in indexes]
+            v = loaded.variant
+            self._metrics.batch_size.labels(self._name, v.model, str(v.version), v.role).observe(
+                len(frames)
+            )
+            try:
+                batch = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+                parts = protocol.split(loaded.model.predict(batch), [len(f) for f in frames])
+            except Exception:
+                # One bad request must not fail the others it was batched with: score alone.
+                parts = [_predict_alone(loaded, f) for f in frames]
+            for i, part in zip(indexes, parts, strict=True):
+                results[i] = part
+        return results
+
+    # -- inference table -------------------------------------------------------------------------
+    def _record(
+        self,
+        request: Request,
+        v: Variant,
+        elapsed: float,
+        inputs: str,
+        features: str | None,
+        payload: bytes,
+    ) -> None:
+        self._records.append(
+            {
+                "request_id": request.headers.get("x-request-id") or uuid.uuid4().hex,
+                "endpoint": self._name,
+                "model_name": v.model,
+                "model_version": v.version,
+                "ts": dt.datetime.now(dt.UTC),
+                "latency_ms": elapsed * 1000,
+                "inputs": inputs,
+                "features": features,
+                "prediction": json.dumps(json.loads(payload)["predictions"]),
+            }
+        )
+        if len(self._records) >= LOG_FLUSH_RECORDS:
+            self._flush_records()
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_loop())
+
+    async def _flush_loop(self) -> None:
+        while self._records:
+            await asyncio.sleep(LOG_FLUSH_S)
+            self._flush_records()
+
+    def _flush_records(self) -> None:
+        if not self._records or self._writer is None:
+            return
+        records, self._records = self._records, []
+        self._writer.log.remote(records)  # fire and forget: the writer batches Delta commits
+
+    def __del__(self) -> None:
+        # Serve calls this on a graceful replica shutdown (delete, scale-down): hand the
+        # buffered records over and wait for the writer to have them before the process ends.
+        if not getattr(self, "_records", None) or self._writer is None:
+            return
+        records, self._records = self._records, []
+        try:
+            import ray
+
+            ray.get(self._writer.log.remote(records), timeout=10)
+        except Exception:  # noqa: BLE001 - shutting down; nothing left to report to
+            log.exception("endpoint %s: inference records lost at shutdown", self._name)

@@ -1,0 +1,141 @@
+"""MLflow's scoring protocol: request parsing, signature checks and the answer's JSON.
+
+Parsing is MLflow's own (``mlflow.pyfunc.scoring_server``), so every body that
+``mlflow models serve`` accepts is read the same way here; what differs is that every input
+problem becomes a 4xx JSON error naming it, never a 500.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from io import StringIO
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.models.utils import _enforce_schema
+from mlflow.pyfunc import scoring_server as mlflow_scoring
+from mlflow.types import Schema
+from mlflow.utils.proto_json_utils import NumpyEncoder, _get_jsonable_obj
+
+from raylake.errors import RaylakeError
+
+CSV = mlflow_scoring.CONTENT_TYPE_CSV
+JSON = mlflow_scoring.CONTENT_TYPE_JSON
+FORMATS = sorted(mlflow_scoring.SUPPORTED_FORMATS)
+MAX_ROWS = 10_000  # one request; larger scoring jobs belong in batch inference, not HTTP
+
+
+class BadRequest(RaylakeError):
+    """A request the endpoint refuses; ``status`` is the HTTP code (always 4xx)."""
+
+    def __init__(self, message: str, status: int = 400, error_code: str = "BAD_REQUEST") -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_code = error_code
+
+    def body(self) -> dict[str, str]:
+        # The shape of MLflow's scoring-server errors, so its clients read ours unchanged.
+        return {"error_code": self.error_code, "message": str(self)}
+
+
+def _first_line(exc: BaseException, limit: int = 500) -> str:
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    text = " ".join(text.split())  # MLflow's messages carry the whole input and newlines
+    return text[:limit]
+
+
+def parse(body: bytes, content_type: str | None, schema: Schema | None) -> Any:
+    """The request body as MLflow's server would read it (DataFrame, dict of arrays, ...)."""
+    mime, _, params = (content_type or JSON).partition(";")
+    mime = mime.strip().lower()
+    charset = dict(p.strip().partition("=")[::2] for p in params.split(";") if p.strip()).get(
+        "charset", "utf-8"
+    )
+    if charset.lower() != "utf-8":
+        raise BadRequest("only UTF-8 bodies are accepted", 415, "UNSUPPORTED_MEDIA_TYPE")
+    if not body:
+        raise BadRequest("the request body is empty")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"the body is not UTF-8: {exc}") from exc
+    try:
+        if mime == CSV:
+            return mlflow_scoring.parse_csv_input(StringIO(text), schema)
+        if mime == JSON:
+            data, _params = mlflow_scoring._split_data_and_params(text)
+            return mlflow_scoring.infer_and_parse_data(data, schema)
+    except MlflowException as exc:
+        raise BadRequest(_first_line(exc)) from exc
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise BadRequest(f"could not read the {mime} body: {_first_line(exc)}") from exc
+    raise BadRequest(
+        f"content type {mime!r} is not supported; use {JSON} or {CSV}",
+        415,
+        "UNSUPPORTED_MEDIA_TYPE",
+    )
+
+
+def to_frame(data: Any) -> pd.DataFrame:
+    """Parsed input as a DataFrame (``inputs``/``instances`` may come as a dict of arrays)."""
+    try:
+        if isinstance(data, pd.DataFrame):
+            frame = data
+        elif isinstance(data, dict):
+            frame = pd.DataFrame({k: np.atleast_1d(v).tolist() for k, v in data.items()})
+        else:
+            frame = pd.DataFrame(data)
+    except (ValueError, TypeError) as exc:
+        raise BadRequest(f"the input is not a table of rows: {_first_line(exc)}") from exc
+    if not isinstance(frame.columns, pd.RangeIndex):
+        frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def validate(data: Any, schema: Schema | None) -> pd.DataFrame:
+    """Enforce the model signature (MLflow's own checks): columns present, types convertible."""
+    frame = to_frame(data) if schema is None else data
+    if schema is not None:
+        try:
+            frame = _enforce_schema(data, schema)
+        except MlflowException as exc:
+            raise BadRequest(
+                f"input does not match the model signature: {_first_line(exc)}"
+            ) from exc
+        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+            raise BadRequest(
+                f"input does not match the model signature: {_first_line(exc)}"
+            ) from exc
+        frame = to_frame(frame)
+    if len(frame) == 0:
+        raise BadRequest("the input has no rows")
+    if len(frame) > MAX_ROWS:
+        raise BadRequest(f"at most {MAX_ROWS} rows per request, got {len(frame)}", 413)
+    return frame
+
+
+def split(predictions: Any, sizes: Sequence[int]) -> list[Any]:
+    """Cut the predictions of a concatenated batch back into one slice per request."""
+    out, start = [], 0
+    for size in sizes:
+        end = start + size
+        if isinstance(predictions, pd.DataFrame | pd.Series):
+            out.append(predictions.iloc[start:end])
+        else:
+            out.append(predictions[start:end])
+        start = end
+    return out
+
+
+def encode(predictions: Any) -> bytes:
+    """``{"predictions": [...]}`` exactly as MLflow's scoring server writes it."""
+    jsonable = _get_jsonable_obj(predictions, pandas_orient="records")
+    return json.dumps({"predictions": jsonable}, cls=NumpyEncoder).encode()
+
+
+def rows_json(frame: pd.DataFrame) -> str:
+    """The request's rows as JSON text for the inference table."""
+    return frame.to_json(orient="records", date_format="iso")
