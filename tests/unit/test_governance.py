@@ -417,3 +417,23 @@ def test_audit_exports_to_a_delta_table_without_duplicates(admin: raylake.Worksp
     second = admin.table("main.system.audit").to_pandas().sort_values("id")
     assert second["id"].is_unique
     assert list(second.action) == [*first.action, "export_audit"]
+
+
+def test_migration_0004_downgrades_and_upgrades(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    from raylake.catalog import CatalogStore
+    from raylake.catalog.migrate import alembic_config
+
+    store = CatalogStore(f"sqlite:///{tmp_path / 'c.db'}")
+    governance = {"principals", "group_members", "api_tokens", "grants", "audit_log"}
+    assert governance <= set(inspect(store.engine).get_table_names())
+    cfg = alembic_config(store.engine)
+    with store.engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0003")
+    assert not governance & set(inspect(store.engine).get_table_names())
+    store.close()
+    CatalogStore(store.url).close()  # opening upgrades again
+    assert governance <= set(inspect(store.engine).get_table_names())
