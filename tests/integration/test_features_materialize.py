@@ -59,10 +59,10 @@ def _latest(df: pd.DataFrame, start: dt.datetime, end: dt.datetime) -> pd.DataFr
     )
 
 
-def _views(table: str) -> list:
+def _views(table: str, name: str = "driver_trips") -> list:
     driver = Entity(name="driver", join_keys=["driver_id"], value_type=ValueType.INT64)
     view = FeatureView(
-        name="driver_trips",
+        name=name,
         entities=[driver],
         ttl=dt.timedelta(days=30),
         schema=[
@@ -200,3 +200,31 @@ def test_materialize_rejects_bad_windows(ws: raylake.Workspace) -> None:
         ws.features.materialize("yesterday", T0)
     with pytest.raises(raylake.FeatureViewNotFoundError):
         ws.features.materialize(T0, T0, views=["nope"])
+
+
+def test_cli_materialize_and_online(ws: raylake.Workspace, schema: str) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from raylake.cli import app
+
+    table = f"{schema}.cli_trips"
+    frame = _frame(np.random.default_rng(3), 80, 24)
+    ws.write_table(table, frame)
+    ws.features.apply(_views(table, "cli_trips"))
+
+    def cli(*args: str) -> str:
+        result = CliRunner().invoke(app, ["--home", str(ws.settings.home), "features", *args])
+        assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+        return result.stdout
+
+    end = (T0 + dt.timedelta(days=2)).isoformat()
+    [done] = json.loads(
+        cli("materialize", "--start", T0.isoformat(), "--end", end, "--view", "cli_trips", "--json")
+    )
+    expected = _latest(frame, T0, T0 + dt.timedelta(days=2))
+    assert (done["version"], done["rows"]) == (0, len(expected))
+    first = int(expected.index[0])
+    out = json.loads(cli("online", "cli_trips:trips", "-e", f"driver_id={first}", "--json"))
+    assert out == {"driver_id": [first], "trips": [int(expected.loc[first, "trips"])]}
