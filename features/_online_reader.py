@@ -486,29 +486,26 @@ class OnlineReader:
     def _columns(
         self, view: _ViewRead, keys: list[bytes], found: dict[bytes, tuple[dict[str, bytes], Any]]
     ) -> list[dict[str, Any]]:
-        rows = len(keys)
-        stamps = []
-        for key in keys:
-            entry = found.get(key)
-            stamps.append(_EPOCH if entry is None else self._timestamp(entry[1]))
-        decoded: dict[bytes, Any] = {}
+        entries = [found.get(key) for key in keys]
+        stamps = [_EPOCH if e is None else self._timestamp(e[1]) for e in entries]
+        decoded: dict[bytes | None, Any] = {}  # one decode per distinct stored value
         columns = []
         for name in view.features:
-            values, statuses = [None] * rows, [_NOT_FOUND] * rows
-            for i, key in enumerate(keys):
-                entry = found.get(key)
+            values: list[Any] = []
+            statuses: list[str] = []
+            for entry in entries:
                 if entry is None or name not in entry[0]:
+                    values.append(None)
+                    statuses.append(_NOT_FOUND)
                     continue
                 blob = entry[0][name]
-                if blob in decoded:
-                    values[i] = decoded[blob]
-                else:
+                native = decoded.get(blob, decoded)
+                if native is decoded:
                     proto = ValueProto.FromString(blob) if blob else ValueProto()
-                    values[i] = decoded[blob] = _value_to_native(proto)
-                statuses[i] = _PRESENT
-            columns.append(
-                {"values": values, "statuses": statuses, "event_timestamps": list(stamps)}
-            )
+                    native = decoded[blob] = _value_to_native(proto)
+                values.append(native)
+                statuses.append(_PRESENT)
+            columns.append({"values": values, "statuses": statuses, "event_timestamps": stamps[:]})
         return columns
 
     def _feast_read(

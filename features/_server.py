@@ -171,6 +171,23 @@ class _Metrics:
             registry=self.registry,
         )
         self.known = {_ROUTE, "/health", "/metrics", "/docs", "/openapi.json"}
+        self._children: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
+
+    def _record(self, path: str, status: int, seconds: float) -> None:
+        # Labelled children are looked up once per (endpoint, status): .labels() is not free.
+        label = path if path in self.known else "other"
+        children = self._children.get((label, status))
+        if children is None:
+            children = self._children[(label, status)] = (
+                self.latency.labels(label),
+                self.requests.labels(label, str(status)),
+                self.errors.labels(label) if status >= 400 else None,
+            )
+        latency, requests, errors = children
+        latency.observe(seconds)
+        requests.inc()
+        if errors is not None:
+            errors.inc()
 
     def middleware(self, app: Callable, fast: _Retrieval | None = None) -> Callable:
         # A plain ASGI wrapper: BaseHTTPMiddleware would add a task and a stream per request.
@@ -194,11 +211,7 @@ class _Metrics:
 
                     await app(scope, receive, send_status)
             finally:
-                label = path if path in self.known else "other"
-                self.latency.labels(label).observe(time.perf_counter() - start)
-                self.requests.labels(label, str(status[0])).inc()
-                if status[0] >= 400:
-                    self.errors.labels(label).inc()
+                self._record(path, status[0], time.perf_counter() - start)
 
         return wrapped
 
