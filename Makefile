@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench java servers clean
+.PHONY: demo test test-cluster lint format bench java servers cluster-servers clean
 
 demo: $(STAMP) java
 	$(BIN)/python examples/quickstart.py
@@ -12,6 +12,11 @@ demo: $(STAMP) java
 # One pytest session: unit tests, then integration tests sharing one local Ray + Spark on Ray.
 test: $(STAMP) java servers
 	$(BIN)/python -m pytest tests/unit tests/integration --timeout=900 -p no:cacheprovider
+
+# The quickstart unchanged on a two-node Ray cluster with PostgreSQL, Redis, an MLflow server
+# and S3-compatible storage, all on loopback (see tests/cluster/).
+test-cluster: $(STAMP) java servers cluster-servers
+	$(BIN)/python -m pytest tests/cluster --timeout=1800 -p no:cacheprovider --basetemp=/tmp/raylake-cluster
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -36,6 +41,11 @@ servers:
 	@command -v redis-server >/dev/null 2>&1 && command -v hey >/dev/null 2>&1 || { \
 	  echo "installing redis-server and hey"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server hey; }
+
+cluster-servers:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing postgresql"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
 
 # Debian's own python3.11 ships venv without ensurepip: install python3.11-venv only if needed.
 $(BIN)/python:
