@@ -166,6 +166,12 @@ def test_unknown_column_message_uses_the_users_names(ws: raylake.Workspace) -> N
     assert "salary" in str(info.value) and not ENGINE_NAME.search(str(info.value))
 
 
+def test_limit_of_constants(ws: raylake.Workspace) -> None:
+    # delta-rs's DataFusion scan alone returns every row here; ws.sql keeps the LIMIT.
+    assert rows(ws, "SELECT 'x' AS s FROM people LIMIT 1") == [{"s": "x"}]
+    assert rows(ws, "SELECT 1 AS one FROM people LIMIT :n", {"n": 2}) == [{"one": 1}] * 2
+
+
 def test_unknown_engine(ws: raylake.Workspace) -> None:
     with pytest.raises(raylake.InvalidArgumentError, match="unknown SQL engine"):
         ws.sql("SELECT 1 AS x", engine="duckdb")

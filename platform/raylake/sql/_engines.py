@@ -78,9 +78,21 @@ def run_datafusion(tree: exp.Expression, snapshots: list[Snapshot]) -> pa.Table:
         builder.register(snap.engine_name, snap.delta)
     sql = _datafusion_sql(tree, snapshots)
     try:
-        return _plain_types(pa.table(builder.execute(sql)))
+        result = _plain_types(pa.table(builder.execute(sql)))
     except Exception as exc:  # delta-rs raises DeltaError or a bare Exception
         raise engine_error(exc, snapshots, "DataFusion") from exc
+    limit = _outer_limit(tree)
+    # delta-rs 1.6 drops the LIMIT of a query that projects only constants from a Delta scan
+    # (SELECT 1 FROM t LIMIT 1 gives every row); a query's result never exceeds its LIMIT.
+    return result.slice(0, limit) if limit is not None and result.num_rows > limit else result
+
+
+def _outer_limit(tree: exp.Expression) -> int | None:
+    limit = tree.args.get("limit") if isinstance(tree, exp.Query) else None
+    value = limit.expression if isinstance(limit, exp.Limit) else None
+    if isinstance(value, exp.Literal) and not value.is_string and value.this.isdigit():
+        return int(value.this)
+    return None
 
 
 def spark_dataframe(
