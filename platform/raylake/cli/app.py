@@ -23,6 +23,7 @@ from raylake.cli import info, lineage, models, pipelines, schemas, sweep, tables
 from raylake.cli import jobs as jobs_cli
 from raylake.cli import monitor as monitor_cli
 from raylake.cli import principals as principals_cli
+from raylake.cli import serve as serve_cli
 from raylake.cli import sql as sql_cli
 from raylake.cli import ui as ui_cli
 from raylake.cli._context import CliState, set_state, state
@@ -101,6 +102,7 @@ app.command("lineage")(lineage.lineage)
 app.add_typer(models.app, name="models")
 app.add_typer(sweep.app, name="sweep")
 app.add_typer(features_cli.app, name="features")
+app.add_typer(serve_cli.app, name="serve")
 app.command("mlflow-ui")(models.mlflow_ui)
 app.add_typer(grants_cli.app, name="grants")
 app.add_typer(principals_cli.app, name="principals")

@@ -1,0 +1,135 @@
+"""Endpoint specs and the scoring protocol without Ray: parsing, named errors, batching slices."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.models import infer_signature
+from mlflow.pyfunc import scoring_server
+
+from raylake.errors import InvalidArgumentError
+from raylake.serving import _protocol as protocol
+from raylake.serving._spec import (
+    EndpointSpec,
+    ModelRef,
+    Variant,
+    check_endpoint_name,
+    check_scaling,
+    traffic_weights,
+)
+
+FRAME = pd.DataFrame({"x1": [1.0, 2.0], "n": [1, 2]})
+SCHEMA = infer_signature(FRAME, np.array([0, 1])).inputs
+
+
+@pytest.mark.parametrize(
+    ("ref", "name", "which"),
+    [
+        ("models:/main.models.churn@champion", "main.models.churn", "champion"),
+        ("models:/churn/3", "churn", 3),
+        ("churn@challenger", "churn", "challenger"),
+        ("models:/churn", "churn", None),
+    ],
+)
+def test_model_refs(ref: str, name: str, which: str | int | None) -> None:
+    assert ModelRef.parse(ref) == ModelRef(name, which)
+
+
+@pytest.mark.parametrize("ref", ["", "models:/churn@", "models:/churn/x", "@champion", None])
+def test_bad_model_refs(ref: str) -> None:
+    with pytest.raises(InvalidArgumentError):
+        ModelRef.parse(ref)
+
+
+def test_endpoint_names() -> None:
+    assert check_endpoint_name("churn_v2") == "churn_v2"
+    for bad in ("Churn", "2churn", "a-b", "", "x" * 64):
+        with pytest.raises(InvalidArgumentError, match="endpoint name"):
+            check_endpoint_name(bad)
+
+
+def test_traffic_weights() -> None:
+    assert traffic_weights(None, None) == {"champion": 100.0}
+    split = traffic_weights("models:/m@challenger", {"champion": 90, "challenger": 10})
+    assert split == {"champion": 90.0, "challenger": 10.0}
+    with pytest.raises(InvalidArgumentError, match="needs a traffic split"):
+        traffic_weights("models:/m@c", None)
+    with pytest.raises(InvalidArgumentError, match="sum to 100"):
+        traffic_weights("models:/m@c", {"champion": 90, "challenger": 20})
+    with pytest.raises(InvalidArgumentError, match="traffic keys"):
+        traffic_weights("models:/m@c", {"champion": 90, "canary": 10})
+    with pytest.raises(InvalidArgumentError, match="challenger= is not set"):
+        traffic_weights(None, {"champion": 90, "challenger": 10})
+
+
+def test_scaling_checks() -> None:
+    check_scaling(2, None, 16)
+    check_scaling(1, {"min_replicas": 1, "max_replicas": 4}, None)
+    for replicas, autoscaling, batch in ((0, None, None), (1, "auto", None), (1, None, 0)):
+        with pytest.raises(InvalidArgumentError):
+            check_scaling(replicas, autoscaling, batch)
+
+
+def test_changing_only_models_or_scale_keeps_the_code_version() -> None:
+    v1 = Variant("champion", "models:/m@champion", "main.models.m", 1, 100.0)
+    spec = EndpointSpec("churn", (v1,), deploy_id="abc")
+    v2 = Variant("champion", "models:/m@champion", "main.models.m", 2, 100.0)
+    assert spec.with_variants([v2]).code_version() == spec.code_version()
+    scaled = EndpointSpec("churn", (v1,), num_replicas=3, deploy_id="abc")
+    assert scaled.code_version() == spec.code_version()
+    batched = EndpointSpec("churn", (v1,), max_batch_size=8, deploy_id="abc")
+    assert batched.code_version() != spec.code_version()
+    assert EndpointSpec.from_config(spec.to_config()) == spec
+
+
+def test_every_mlflow_format_parses_and_validates() -> None:
+    bodies = [
+        b'{"dataframe_split": {"columns": ["x1", "n"], "data": [[1.0, 1], [2.0, 2]]}}',
+        b'{"dataframe_records": [{"x1": 1.0, "n": 1}, {"x1": 2.0, "n": 2}]}',
+        b'{"instances": [{"x1": 1.0, "n": 1}, {"x1": 2.0, "n": 2}]}',
+        b'{"inputs": {"x1": [1.0, 2.0], "n": [1, 2]}}',
+    ]
+    for body in bodies:
+        frame = protocol.validate(protocol.parse(body, "application/json", SCHEMA), SCHEMA)
+        pd.testing.assert_frame_equal(frame.reset_index(drop=True), FRAME, check_dtype=False)
+    csv = protocol.parse(b"x1,n\n1.0,1\n2.0,2\n", "text/csv; charset=utf-8", SCHEMA)
+    pd.testing.assert_frame_equal(protocol.validate(csv, SCHEMA), FRAME)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "named"),
+    [
+        (b'{"dataframe_records": [{"x1": 1.0}]}', "application/json", 400, "['n']"),
+        (b'{"dataframe_records": [{"x1": "a", "n": 1}]}', "application/json", 400, "x1"),
+        (b"{oops", "application/json", 400, "JSON"),
+        (b"[1]", "application/json", 400, "list"),
+        (b"", "application/json", 400, "empty"),
+        (b"\xff", "application/json", 400, "UTF-8"),
+        (b"x1,n\n1", "application/json; charset=latin-1", 415, "UTF-8"),
+        (b"x1,n\n1,2", "application/xml", 415, "not supported"),
+        (b'{"dataframe_records": []}', "application/json", 400, "missing"),
+    ],
+)
+def test_bad_requests_are_named_4xx(
+    body: bytes, content_type: str, status: int, named: str
+) -> None:
+    with pytest.raises(protocol.BadRequest) as info:
+        protocol.validate(protocol.parse(body, content_type, SCHEMA), SCHEMA)
+    assert info.value.status == status
+    assert named in str(info.value)
+    assert set(info.value.body()) == {"error_code", "message"}
+
+
+def test_batch_predictions_split_back_per_request() -> None:
+    assert [p.tolist() for p in protocol.split(np.arange(6), [1, 3, 2])] == [[0], [1, 2, 3], [4, 5]]
+    frame = pd.DataFrame({"p": [7, 8, 9], "q": [0.1, 0.2, 0.3]})
+    parts = protocol.split(frame, [2, 1])
+    for part in parts:  # each slice answers exactly as MLflow's server would answer it alone
+        out = io.StringIO()
+        scoring_server.predictions_to_json(part, out)
+        assert json.loads(protocol.encode(part)) == json.loads(out.getvalue())
+    assert json.loads(protocol.encode(parts[1])) == {"predictions": [{"p": 9, "q": 0.3}]}
