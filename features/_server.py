@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
@@ -348,11 +349,10 @@ def serve(
     )
 
 
-def run(reader: OnlineReader, host: str = "127.0.0.1", port: int = 6566) -> None:
-    """Run uvicorn (uvloop + httptools, no access log: it costs more than a read) on ``reader``."""
+def _config(reader: OnlineReader, host: str, port: int) -> Any:
     import uvicorn
 
-    config = uvicorn.Config(
+    return uvicorn.Config(
         build(reader),
         host=host,
         port=port,
@@ -362,7 +362,49 @@ def run(reader: OnlineReader, host: str = "127.0.0.1", port: int = 6566) -> None
         log_level="warning",
         lifespan="off",
     )
-    uvicorn.Server(config).run()
+
+
+def run(reader: OnlineReader, host: str = "127.0.0.1", port: int = 6566) -> None:
+    """Run uvicorn (uvloop + httptools, no access log: it costs more than a read) on ``reader``."""
+    import uvicorn
+
+    uvicorn.Server(_config(reader, host, port)).run()
+
+
+@contextmanager
+def running(
+    facade: Features | OnlineReader,
+    host: str | None = None,
+    port: int = 0,
+    *,
+    max_entities: int = DEFAULT_MAX_ENTITIES,
+) -> Iterator[str]:
+    """Serve in a background thread for the ``with`` block; yields the base URL.
+
+    ``port=0`` picks a free port. For notebooks, examples and tests; ``serve`` is for services.
+    """
+    import threading
+
+    import uvicorn
+
+    if isinstance(facade, OnlineReader):
+        reader, default_host = facade, "127.0.0.1"
+    else:
+        reader = OnlineReader(facade.repo_path, max_entities=max_entities)
+        default_host = facade.settings.http_host
+    server = uvicorn.Server(_config(reader, host or default_host, port))
+    thread = threading.Thread(target=server.run, name="raylake-feature-server", daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the feature retrieval API did not start (port taken?)")
+            time.sleep(0.02)
+        bound_host, bound_port = server.servers[0].sockets[0].getsockname()[:2]
+        yield f"http://{bound_host}:{bound_port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -184,3 +184,26 @@ def repo() -> None:
     """Print the Feast repo folder (for ``feast -c <folder> ...``)."""
     with workspace() as ws:
         typer.echo(str(ws.features.repo_path))
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (default: settings.http_host).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port (default: settings.feature_server_port).")
+    ] = None,
+    max_entities: Annotated[
+        int, typer.Option(min=1, help="Most entity rows one request may ask for.")
+    ] = 1000,
+) -> None:
+    """Serve online features over HTTP (Feast's POST /get-online-features JSON) until Ctrl-C."""
+    from raylake.features._server import serve as serve_features
+
+    with workspace() as ws:
+        settings = ws.features.settings
+        bound = settings.feature_server_port if port is None else port
+        where = f"http://{host or settings.http_host}:{bound}"
+        _render.show(f"feature retrieval API on {where} (docs: {where}/docs); Ctrl-C stops it")
+        serve_features(ws.features, host, port, max_entities=max_entities)
