@@ -417,15 +417,19 @@ def _answering_model(rows: pd.DataFrame) -> tuple[str | None, int | None]:
     return str(name), int(version)
 
 
-def _json_object(text: Any) -> dict[str, Any]:
+def _rows_of(text: Any) -> list[dict[str, Any]] | None:
+    """Request rows from JSON text: one object (a row) or an array of objects (records)."""
     if not isinstance(text, str) or not text:
-        return {}
+        return None
     value = json.loads(text)
-    return value if isinstance(value, dict) else {}
+    if isinstance(value, dict):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        return value
+    return None
 
 
-def _flatten_prediction(text: Any) -> dict[str, Any]:
-    value = json.loads(text) if isinstance(text, str) and text else None
+def _flatten_prediction(value: Any) -> dict[str, Any]:
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
     if isinstance(value, dict):
@@ -436,12 +440,28 @@ def _flatten_prediction(text: Any) -> dict[str, Any]:
 
 
 def _expand(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
-    """Request columns (inputs, overlaid by the features looked up) and prediction columns."""
-    merged = [
-        {**_json_object(i), **_json_object(f)}
-        for i, f in zip(rows["inputs"], rows["features"], strict=True)
-    ]
-    inputs = pd.DataFrame.from_records(merged)
-    predictions = pd.DataFrame.from_records([_flatten_prediction(p) for p in rows["prediction"]])
-    inputs = inputs.drop(columns=[c for c in predictions.columns if c in inputs.columns])
-    return pd.concat([inputs, predictions], axis=1), list(predictions.columns)
+    """One row per scored input row: its columns (overlaid by the features looked up for it)
+    and its prediction columns. A logged request may hold one row (a JSON object) or several
+    (an array of records, with an array of as many predictions)."""
+    inputs: list[dict[str, Any]] = []
+    outputs: list[dict[str, Any]] = []
+    for given, looked_up, answer in zip(
+        rows["inputs"], rows["features"], rows["prediction"], strict=True
+    ):
+        request = _rows_of(given) or [{}]
+        features = _rows_of(looked_up)
+        if features is None or len(features) != len(request):
+            features = [{}] * len(request)
+        predicted = json.loads(answer) if isinstance(answer, str) and answer else None
+        if isinstance(given, str) and given.lstrip().startswith("["):  # records: one per row
+            ok = isinstance(predicted, list) and len(predicted) == len(request)
+            per_row = predicted if ok else [None] * len(request)
+        else:
+            per_row = [predicted]
+        for row, feats, value in zip(request, features, per_row, strict=True):
+            inputs.append({**row, **feats})
+            outputs.append(_flatten_prediction(value))
+    frame = pd.DataFrame.from_records(inputs)
+    predictions = pd.DataFrame.from_records(outputs)
+    frame = frame.drop(columns=[c for c in predictions.columns if c in frame.columns])
+    return pd.concat([frame, predictions], axis=1), list(predictions.columns)

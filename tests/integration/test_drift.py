@@ -43,8 +43,11 @@ def _log(
     start: dt.datetime,
     version: int = 1,
     predictions: list | None = None,
+    per_request: int = 1,
 ) -> None:
     writer = inference_writer(endpoint, ws.settings, max_records=500, flush_interval_s=60)
+    labels = rows["label"].tolist() if predictions is None else predictions
+    # As endpoints log them: each request's rows as JSON records, one prediction per row.
     records = [
         {
             "request_id": uuid.uuid4().hex,
@@ -53,11 +56,12 @@ def _log(
             "model_version": version,
             "ts": start + dt.timedelta(seconds=i),
             "latency_ms": 3.0,
-            "inputs": json.dumps({"x": r.x, "y": r.y}),
-            "features": json.dumps({"city": r.city}),  # looked up online, logged apart
-            "prediction": json.dumps(int(r.label) if predictions is None else predictions[i]),
+            "inputs": rows.iloc[i : i + per_request][["x", "y"]].to_json(orient="records"),
+            # looked up online, logged apart
+            "features": rows.iloc[i : i + per_request][["city"]].to_json(orient="records"),
+            "prediction": json.dumps([int(v) for v in labels[i : i + per_request]]),
         }
-        for i, r in enumerate(rows.itertuples())
+        for i in range(0, len(rows), per_request)
     ]
     for chunk in range(0, len(records), 50):
         writer.log.remote(records[chunk : chunk + 50])
@@ -104,7 +108,8 @@ def served(ws: raylake.Workspace) -> dict:
     ws._store.add_edge(run, None, model, 1, run[6:], "run", "model")
     endpoint = f"churn_{schema}"
     _log(ws, endpoint, model, _frame(rng, 800, 5.0, [0.5, 0.3, 0.2], 0.3), QUIET)
-    _log(ws, endpoint, model, _frame(rng, 800, 7.0, [0.2, 0.3, 0.5], 0.6), SHIFTED)
+    shifted = _frame(rng, 800, 7.0, [0.2, 0.3, 0.5], 0.6)
+    _log(ws, endpoint, model, shifted, SHIFTED, per_request=4)
     return {"endpoint": endpoint, "train": train, "version": version, "model": model}
 
 
@@ -138,6 +143,7 @@ def test_shifted_features_and_predictions_are_flagged_and_alerted(
             webhook=url,
         )
     assert sorted(report.drifted) == ["city", "prediction", "y"]
+    assert report.n_recent == 800  # 200 requests of 4 rows each
     y = report.feature("y")
     assert y.psi >= 0.2 and y.ks_pvalue < 0.01 and y.recent_mean > y.baseline_mean + 1.5
     assert not report.feature("x").drifted
