@@ -9,6 +9,7 @@ column must be identical.
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import socket
@@ -38,14 +39,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def processes(commands: dict[str, list[str]], logs: Path) -> Iterator[None]:
+def processes(
+    commands: dict[str, list[str]], logs: Path, env: dict[str, str] | None = None
+) -> Iterator[None]:
     """Run each command (name → args) until the block ends; first wait until every
     ``name/health`` answers 200. They start side by side: imports are slow on 2 busy cores."""
     procs = {}
     try:
         for url, args in commands.items():
             with (logs / f"{len(procs)}.log").open("wb") as out:
-                procs[url] = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
+                procs[url] = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 180
         waiting = set(procs)
         while waiting:
@@ -183,3 +186,17 @@ def test_same_json_as_feast_serve_on_sqlite(tmp_path: Path) -> None:
     repo = online_repo.write_repo(tmp_path / "repo")
     with both_servers(repo) as (ours, feast):
         compare(ours, feast)
+
+
+def test_cli_serve(tmp_path: Path) -> None:
+    """``raylake features serve --port P`` serves the workspace's repo until stopped."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [str(BIN / "raylake"), "features", "serve", "--port", str(port)]
+    env = {**os.environ, "RAYLAKE_HOME": str(tmp_path / "home")}
+    with processes({url: command}, tmp_path, env=env):
+        body = {"features": ["driver_stats:trips"], "entities": {"driver_id": [1]}}
+        response = httpx.post(url + URL, json=body)
+        assert response.status_code == 404
+        assert response.json()["error"] == "UnknownFeatureError"
+        assert "/get-online-features" in httpx.get(url + "/openapi.json").json()["paths"]

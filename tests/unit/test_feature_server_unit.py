@@ -281,3 +281,20 @@ def test_registry_changes_are_seen(repo, store) -> None:
     store.apply([late])
     got = reader.read(["late_view:trips"], {"driver_id": [1000]})
     assert got["results"][1]["statuses"] == ["NOT_FOUND"]  # applied, never materialized
+
+
+def test_running_serves_a_workspace_in_the_background(local_ws) -> None:
+    """ws.features' repo served on a free port; nothing applied yet, so features are unknown."""
+    import httpx
+
+    from raylake.features._server import running
+
+    with running(local_ws.features) as url:
+        assert url.startswith("http://127.0.0.1:")
+        assert httpx.get(f"{url}/health").status_code == 200
+        body = {"features": ["driver_stats:trips"], "entities": {"driver_id": [1]}}
+        response = httpx.post(f"{url}{URL}", json=body)
+        assert response.status_code == 404
+        assert "driver_stats" in response.json()["detail"]
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/health")
