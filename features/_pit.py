@@ -499,7 +499,10 @@ def _partition_features_fn(
         dataset.get_fragments(filter=expr) if expr is not None else dataset.get_fragments()
     )
     columns = list(_source_columns(spec).values())
-    mine = fragments[task::tasks]
+    # Contiguous runs of fragments, concatenated in task order later: rows keep the table's
+    # order, so exact ties resolve as on the local path.
+    per_task = -(-len(fragments) // tasks)
+    mine = fragments[task * per_task : (task + 1) * per_task]
     if mine:
         table = pa.concat_tables([f.to_table(columns=columns, filter=expr) for f in mine])
     else:
