@@ -13,6 +13,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table as RichTable
@@ -109,7 +110,21 @@ def feature_store(ws: raylake.Workspace) -> None:
     console.print(table)
     assert online["rides"] == [int(r) for r in sample.rides], "online = latest offline values"
 
-    # training set: point-in-time correct features for labelled driver-days (F2)
+    # training set: point-in-time correct features for labelled driver-days. Each label (a
+    # high-fare day) gets the features known just before that day started: the previous
+    # days' stats within the view's 7-day TTL, never the same day's (that would leak it).
+    spine = gold[["driver_id", "event_ts"]].rename(columns={"event_ts": "event_timestamp"})
+    spine["event_timestamp"] -= dt.timedelta(seconds=1)
+    spine["high_fare"] = (gold["avg_fare"] > gold["avg_fare"].median()).astype("int64")
+    training = ws.features.training_set(spine, "driver_activity")
+    version = training.write("gold.driver_training_set")
+    frame = training.to_pandas()
+    console.print(
+        f"training set: {len(frame):,} labelled driver-days, "
+        f"{frame['rides'].notna().mean():.0%} with features from an earlier day, "
+        f"written as {training.name} v{version}"
+    )
+    show_lineage(ws, "gold.driver_training_set")
 
     # HTTP: the same lookup through the feature retrieval API (Feast's feature server JSON)
     import httpx
@@ -125,6 +140,22 @@ def feature_store(ws: raylake.Workspace) -> None:
     served = dict(zip(answer["metadata"]["feature_names"], answer["results"], strict=True))
     console.print(f"POST {url}/get-online-features -> rides {served['rides']['values']}")
     assert served["rides"]["values"] == online["rides"], "HTTP answers what ws.features.online does"
+
+
+def serve_champion(ws: raylake.Workspace, model: str, rows: Any) -> None:
+    """An endpoint for the @champion alias, one request in MLflow's scoring format, delete."""
+    import httpx
+
+    endpoint = ws.serve("high_fare", model=f"models:/{model}@champion")
+    answer = httpx.post(
+        endpoint.invocations_url,
+        json={"dataframe_split": rows.to_dict(orient="split")},
+        timeout=60,
+    )
+    console.print(f"POST {endpoint.invocations_url} -> {answer.status_code}", markup=False)
+    version = answer.headers.get("X-Raylake-Model-Version")
+    console.print(f"model version {version} answered {answer.json()}", markup=False)
+    ws.endpoints.delete("high_fare")
 
 
 def main() -> None:
@@ -199,6 +230,9 @@ def main() -> None:
         console.rule("7. lineage: from the model back to the raw files")
         show_lineage(ws, "gold.driver_daily_stats")
         show_lineage(ws, model)
+
+        console.rule("8. serve the champion on Ray Serve and score over HTTP")
+        serve_champion(ws, model, sample[FEATURES].astype("float64"))
     console.rule(f"done in {time.time() - started:.0f} s")
 
 
