@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 import raylake
@@ -198,3 +199,67 @@ def test_endpoint_refresh_failure_is_recorded(ws: raylake.Workspace) -> None:
     if not hasattr(ws, "endpoints"):  # serving not installed: a clear error says so
         assert "has no ws.endpoints.refresh" in error
     assert error
+
+
+def fit_logistic(config: dict, data: pd.DataFrame) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from raylake.training import report
+
+    x = data[["x1", "x2"]]
+    model = LogisticRegression(C=config["C"]).fit(x, data["label"])
+    report({"accuracy": float(model.score(x, data["label"]))}, model=model, input_example=x[:3])
+
+
+def test_sweep_register_and_model_alias_trigger(ws: raylake.Workspace, schema: str) -> None:
+    from ray import tune
+
+    from raylake.jobs import OnModelAlias, Register
+
+    rng = np.random.default_rng(3)
+    data = pd.DataFrame({"x1": rng.normal(size=120), "x2": rng.normal(size=120)})
+    data["label"] = (data.x1 - data.x2 > 0).astype("int64")
+    ws.write_table(f"{schema}.train", data)
+    model = f"main.{schema}.clf"
+    sweep = {
+        "trainable": fit_logistic,
+        "param_space": {"C": tune.grid_search([0.1, 1.0])},
+        "metric": "accuracy",
+        "experiment": f"jobs-{schema}",
+        "data": f"main.{schema}.train",
+    }
+    train = Job(
+        f"train_{schema}",
+        [
+            Task("sweep", sweep=sweep),
+            Task("register", register=Register(model, alias="champion"), depends_on=["sweep"]),
+        ],
+    )
+    on_champion = Job(
+        f"deploy_{schema}",
+        [Task("seen", fn=seen_version)],
+        triggers=[OnModelAlias(model, "champion")],
+    )
+    scheduler = ws.jobs.scheduler([on_champion])
+    assert scheduler.tick() == []  # no such model yet: nothing to fire
+
+    run = ws.jobs.run(train)
+    assert run.status == "SUCCEEDED", run
+    swept, registered = run.task("sweep").outputs, run.task("register").outputs
+    assert swept["trials"] == 2 and swept["mlflow_best_run_id"]
+    assert (registered["model"], registered["model_version"]) == (model, 1)
+    assert ws.models.get(model, "champion").version == 1
+    # Lineage through the job run: its sweep run and the model version it registered.
+    node = f"jobs:/{train.name}/{run.id}"
+    upstream = ws.lineage(model, 1).upstream
+    assert node in {e.source_name for e in upstream}
+
+    (fired,) = scheduler.tick()  # the alias appeared: one run, told the version
+    assert fired.task("seen").outputs == {"result": 1}
+    assert scheduler.tick() == []
+    v2 = ws.models.register(swept["mlflow_best_run_id"], model)
+    ws.models.set_alias(model, "champion", v2.version)
+    (moved,) = scheduler.tick()
+    assert moved.params["trigger"]["previous_version"] == 1
+    assert moved.task("seen").outputs == {"result": 2}
+    assert scheduler.tick() == []

@@ -91,7 +91,11 @@ class Scheduler:
             for trigger in job.triggers:
                 if self._stop.is_set():
                     return finished
-                run = self._claim(job, trigger)
+                try:
+                    run = self._claim(job, trigger)
+                except Exception:  # e.g. the catalog briefly unreachable: try again next poll
+                    log.exception("checking trigger %s of job %s failed", trigger.key, job.name)
+                    continue
                 if run is None:
                     continue
                 log.info("job %s fired by %s (run %s)", job.name, trigger.key, run.id)
