@@ -234,6 +234,11 @@ class Monitor:
         results, skipped = _drift.compare(
             base, recent, compared, thresholds, frozenset(prediction_columns), bins
         )
+        if not results:
+            raise InvalidArgumentError(
+                f"nothing to compare: the columns {skipped} have no values in the window or "
+                f"in the baseline ({described})"
+            )
         report = DriftReport(
             report_id=uuid.uuid4().hex,
             endpoint=self.endpoint,
@@ -417,11 +422,19 @@ def _answering_model(rows: pd.DataFrame) -> tuple[str | None, int | None]:
     return str(name), int(version)
 
 
-def _rows_of(text: Any) -> list[dict[str, Any]] | None:
-    """Request rows from JSON text: one object (a row) or an array of objects (records)."""
+def _json(text: Any) -> Any:
+    # A row logged by some other writer may not be JSON: it counts as missing, not as an error.
     if not isinstance(text, str) or not text:
         return None
-    value = json.loads(text)
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _rows_of(text: Any) -> list[dict[str, Any]] | None:
+    """Request rows from JSON text: one object (a row) or an array of objects (records)."""
+    value = _json(text)
     if isinstance(value, dict):
         return [value]
     if isinstance(value, list) and all(isinstance(v, dict) for v in value):
@@ -452,7 +465,7 @@ def _expand(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         features = _rows_of(looked_up)
         if features is None or len(features) != len(request):
             features = [{}] * len(request)
-        predicted = json.loads(answer) if isinstance(answer, str) and answer else None
+        predicted = _json(answer)
         if isinstance(given, str) and given.lstrip().startswith("["):  # records: one per row
             ok = isinstance(predicted, list) and len(predicted) == len(request)
             per_row = predicted if ok else [None] * len(request)

@@ -131,3 +131,21 @@ def test_bad_records_are_refused_whole(ray_up: raylake.Workspace) -> None:
         ray.get(writer.log.remote([good, {"request_id": "x"}]))
     assert ray.get(writer.stats.remote())["buffered"] == 0
     _close(writer)
+
+
+def test_a_writer_owned_by_its_caller_flushes_when_released(ray_up: raylake.Workspace) -> None:
+    # Not detached: the actor ends when its creator lets go, and writes what it holds first.
+    ws, endpoint = ray_up, _endpoint()
+    writer = inference_writer(endpoint, ws.settings, flush_interval_s=60, detached=False)
+    ray.get(writer.log.remote(_records(endpoint, 0, 7)))
+    del writer
+    name = inference_table_name(endpoint)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if ws.table(name).num_rows() == 7:
+                break
+        except raylake.TableNotFoundError:
+            pass
+        time.sleep(0.2)
+    assert ws.table(name).num_rows() == 7

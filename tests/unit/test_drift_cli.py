@@ -117,13 +117,13 @@ def test_requests_of_several_rows_become_one_row_each() -> None:
     # What endpoints log: the request's rows as records, one prediction per row.
     rows = pd.DataFrame(
         {
-            "inputs": ['[{"a": 1}, {"a": 2}]', '[{"a": 3}]', '{"a": 4}'],
-            "features": ['[{"f": 10}, {"f": 20}]', None, None],
-            "prediction": ["[0.1, 0.2]", "[0.3]", "[0.4]"],
+            "inputs": ['[{"a": 1}, {"a": 2}]', '[{"a": 3}]', '{"a": 4}', "not json"],
+            "features": ['[{"f": 10}, {"f": 20}]', None, None, None],
+            "prediction": ["[0.1, 0.2]", "[0.3]", "[0.4]", "{oops"],
         }
     )
     frame, predictions = _expand(rows)
     assert predictions == ["prediction"]
-    assert frame["a"].tolist() == [1, 2, 3, 4]
-    assert frame["f"].tolist()[:2] == [10, 20] and frame["f"].isna().tolist()[2:] == [True, True]
-    assert frame["prediction"].tolist() == [0.1, 0.2, 0.3, 0.4]
+    assert frame["a"].tolist()[:4] == [1, 2, 3, 4] and pd.isna(frame["a"].iloc[4])
+    assert frame["f"].tolist()[:2] == [10, 20] and frame["f"].isna().sum() == 3
+    assert frame["prediction"].tolist()[:4] == [0.1, 0.2, 0.3, 0.4]  # a bad row: missing
