@@ -227,6 +227,14 @@ def test_ctas_insert_and_lineage(ws: raylake.Workspace) -> None:
     assert ws.table("shop.big").to_pandas()["order_id"].tolist() == [5]
 
 
+def test_insert_casts_to_the_column_types(ws: raylake.Workspace) -> None:
+    rows(ws, "INSERT INTO shop.orders (order_id, amount) SELECT 5, 3", read_only=False)
+    got = rows(ws, "SELECT person, amount FROM shop.orders WHERE order_id = 5")
+    assert got == [{"person": None, "amount": 3.0}]
+    with pytest.raises(raylake.SqlError, match="'order_id' is int64"):
+        ws.sql("INSERT INTO shop.orders (order_id) SELECT 'five'", read_only=False)
+
+
 def test_bad_writes(ws: raylake.Workspace) -> None:
     with pytest.raises(raylake.SqlError, match="produces 1"):
         ws.sql("INSERT INTO people SELECT 1", read_only=False)

@@ -98,16 +98,16 @@ class SqlRunner:
                 raise TableExistsError(
                     f"table {target} already exists: use INSERT INTO, or CREATE OR REPLACE TABLE"
                 )
-            columns = None
+            schema = None
         else:
-            columns = self._tables.get(target).schema.names  # TableNotFoundError if missing
+            schema = self._tables.get(target).schema  # TableNotFoundError if missing
         mode = "overwrite" if statement.mode == "overwrite" else "append"
         if use == "spark":
             df = _engines.spark_dataframe(self._spark(), statement.query, snapshots)
-            data: Any = _spark_columns(df, columns, statement.columns)
+            data: Any = _spark_columns(df, schema, statement.columns)
         else:
             result = _engines.run_datafusion(statement.query, snapshots)
-            data = _arrow_columns(result, columns, statement.columns)
+            data = _arrow_columns(result, schema, statement.columns)
         version = self._write(str(target), data, mode=mode)
         self._record_lineage(snapshots, target, version, mode)
         added = self._tables.get(target).history(1)[0].rows_added
@@ -150,12 +150,31 @@ def _insert_names(
 
 
 def _arrow_columns(
-    result: pa.Table, target: list[str] | None, listed: list[str] | None
+    result: pa.Table, target: pa.Schema | None, listed: list[str] | None
 ) -> pa.Table:
-    names = _insert_names(result.column_names, target, listed)
-    return result.rename_columns(names)
+    names = _insert_names(result.column_names, target and target.names, listed)
+    result = result.rename_columns(names)
+    if target is None:
+        return result
+    # As SQL does for INSERT: values take the column's type (1 into a DOUBLE column is 1.0).
+    columns = []
+    for name in names:
+        field = target.field(name)
+        try:
+            columns.append(result.column(name).cast(field.type, safe=True))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise SqlError(
+                f"INSERT: column {name!r} is {field.type}, the query gives "
+                f"{result.schema.field(name).type}: {exc}"
+            ) from exc
+    return pa.table(columns, names=names)
 
 
-def _spark_columns(df: Any, target: list[str] | None, listed: list[str] | None) -> Any:
-    names = _insert_names(list(df.columns), target, listed)
-    return df.toDF(*names)
+def _spark_columns(df: Any, target: pa.Schema | None, listed: list[str] | None) -> Any:
+    names = _insert_names(list(df.columns), target and target.names, listed)
+    df = df.toDF(*names)
+    if target is None:
+        return df
+    from raylake.tables import spark_io
+
+    return spark_io.conform(df, pa.schema([target.field(n) for n in names]))
