@@ -168,7 +168,10 @@ def _spec(
     elif (
         type(source).__name__ == "FileSource" and type(source.file_format).__name__ == "DeltaFormat"
     ):
-        location, version = source.path, None
+        from deltalake import DeltaTable
+
+        location = source.path  # a Delta FileSource outside the catalog: pin its version too
+        version = DeltaTable(location, storage_options=facade.tables.storage_options).version()
     else:
         raise FeatureDefinitionError(
             f"feature view {view.name!r} reads {type(source).__name__}: training sets read "
@@ -247,7 +250,10 @@ def build_training_set(
         else:
             entity_df = handle.to_arrow(version)
     if isinstance(entity_df, pd.DataFrame):
-        entity_df = pa.Table.from_pandas(entity_df, preserve_index=False)
+        try:
+            entity_df = pa.Table.from_pandas(entity_df, preserve_index=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise UnsupportedDataError(f"entity_df has a column Arrow cannot hold: {exc}") from exc
     if isinstance(entity_df, pa.Table):
         if engine == "ray":
             import ray.data
