@@ -12,7 +12,6 @@ No ``from __future__ import annotations`` here: FastAPI resolves the route annot
 
 import asyncio
 import datetime as dt
-import json
 import logging
 import random
 import time
@@ -105,6 +104,7 @@ class ModelEndpoint:
         self._settings = settings
         self._spec = EndpointSpec.from_config({**static, "name": name, "variants": []})
         self._loaded: list[Loaded] = []
+        self._missing_entities = self._spec.missing_entities
         self._weights: list[float] = []
         self._cache: dict[str, Loaded] = {}
         self._reload_lock = asyncio.Lock()
@@ -112,7 +112,7 @@ class ModelEndpoint:
         self._score.set_max_batch_size(self._spec.max_batch_size)
         self._score.set_batch_wait_timeout_s(self._spec.batch_wait_s)
         self._features = (
-            OnlineFeatures(settings, self._spec.features, self._spec.entity_keys)
+            OnlineFeatures(self._spec.feature_repo, self._spec.features, self._spec.entity_keys)
             if self._spec.features
             else None
         )
@@ -127,6 +127,7 @@ class ModelEndpoint:
         async with self._reload_lock:
             loaded = await asyncio.to_thread(self._load, spec.variants)
             self._loaded, self._weights = loaded, [v.variant.weight for v in loaded]
+            self._missing_entities = spec.missing_entities
             self._cache = {lv.variant.uri: lv for lv in loaded}
         log.info("endpoint %s serves %s", self._name, [v.uri for v in spec.variants])
 
@@ -171,7 +172,7 @@ class ModelEndpoint:
             predictions = await self._score((chosen, frame))
             if isinstance(predictions, protocol.BadRequest):
                 raise predictions
-            payload = protocol.encode(predictions)
+            payload, predictions_json = protocol.encode_both(predictions)
         except protocol.BadRequest as exc:
             self._metrics.errors.labels(self._name, str(exc.status), exc.error_code).inc()
             return _error(exc)
@@ -182,7 +183,7 @@ class ModelEndpoint:
         self._metrics.latency.labels(*labels).observe(elapsed)
         self._metrics.rows.labels(*labels).inc(len(frame))
         if self._writer is not None:
-            self._record(request, v, elapsed, inputs, features, payload)
+            self._record(request, v, elapsed, inputs, features, predictions_json)
         headers = {VERSION_HEADER: str(v.version), MODEL_HEADER: v.model, ROLE_HEADER: v.role}
         return Response(payload, media_type=protocol.JSON, headers=headers)
 
@@ -205,7 +206,7 @@ class ModelEndpoint:
             ],
             "features": list(self._spec.features),
             "entity_keys": list(self._spec.entity_keys),
-            "missing_entities": self._spec.missing_entities,
+            "missing_entities": self._missing_entities,
             "max_batch_size": self._spec.max_batch_size,
             "max_body_bytes": self._spec.max_body_bytes,
             "formats": [*protocol.FORMATS, protocol.CSV],
@@ -236,7 +237,7 @@ class ModelEndpoint:
         # replica reads the rest from the online store, then checks the joined row.
         given = protocol.to_frame(protocol.parse(body, content_type, None))
         t0 = time.perf_counter()
-        joined, used = await self._features.join(given, self._spec.missing_entities)
+        joined, used = await self._features.join(given, self._missing_entities)
         self._metrics.feature_lookup.labels(self._name).observe(time.perf_counter() - t0)
         frame = protocol.validate(joined, chosen.schema)
         return frame, protocol.rows_json(given), protocol.rows_json(used)
@@ -272,7 +273,7 @@ class ModelEndpoint:
         elapsed: float,
         inputs: str,
         features: str | None,
-        payload: bytes,
+        predictions: str,
     ) -> None:
         self._records.append(
             {
@@ -284,7 +285,7 @@ class ModelEndpoint:
                 "latency_ms": elapsed * 1000,
                 "inputs": inputs,
                 "features": features,
-                "prediction": json.dumps(json.loads(payload)["predictions"]),
+                "prediction": predictions,
             }
         )
         if len(self._records) >= LOG_FLUSH_RECORDS:

@@ -77,10 +77,12 @@ class Endpoints:
         settings: Settings,
         models: Callable[[], ModelRegistry],
         ensure_ray: Callable[[], None],
+        feature_repo: Callable[[], Any] | None = None,
     ) -> None:
         self._settings = settings
         self._models = models
         self._ensure_ray = ensure_ray
+        self._feature_repo = feature_repo  # the Feast repo folder, only asked for when needed
 
     # -- deploying -------------------------------------------------------------------------------
     def deploy(
@@ -114,6 +116,11 @@ class Endpoints:
             )
         if bool(features) != bool(entity_keys):
             raise InvalidArgumentError("features and entity_keys go together: give both or none")
+        repo = ""
+        if features:
+            if self._feature_repo is None:
+                raise InvalidArgumentError("online features need the workspace's feature store")
+            repo = str(self._feature_repo())
         weights = traffic_weights(challenger, traffic)
         refs = {"champion": model, **({"challenger": challenger} if challenger else {})}
         variants = [self._resolve(role, ref, weights[role]) for role, ref in refs.items()]
@@ -125,6 +132,7 @@ class Endpoints:
             variants=tuple(variants),
             features=tuple(features or ()),
             entity_keys=tuple(entity_keys or ()),
+            feature_repo=repo,
             missing_entities=missing_entities,
             num_replicas=None if autoscaling else num_replicas,
             autoscaling=dict(autoscaling) if autoscaling else None,

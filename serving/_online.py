@@ -1,23 +1,63 @@
-"""Online features inside the replica (filled in once raylake.features' reader lands)."""
+"""Online features inside the replica: one HTTP hop, no call to a separate feature server.
+
+The request carries entity keys (and request-time columns); the replica reads the features
+from the online store in-process with ``raylake.features``' reader and joins them on.
+Missing entities: policy ``"null"`` scores them with null features (the model or its
+signature decides what that means), policy ``"404"`` refuses the request naming the keys.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 
-from raylake.settings import Settings
+from raylake.errors import RaylakeError
+from raylake.serving._protocol import BadRequest
+
+_PRESENT = "PRESENT"
 
 
 class OnlineFeatures:
-    def __init__(self, settings: Settings, features: Sequence[str], entity_keys: Sequence[str]):
+    def __init__(self, repo_path: str, features: Sequence[str], entity_keys: Sequence[str]):
+        self.repo_path = repo_path
         self.features = list(features)
         self.entity_keys = list(entity_keys)
+        self._reader: Any = None
+
+    def _get_reader(self) -> Any:
+        if self._reader is None:  # opening the Feast repo takes a moment: on first request
+            from raylake.features._online_reader import OnlineReader
+
+            self._reader = OnlineReader(self.repo_path)
+        return self._reader
 
     async def join(self, given: pd.DataFrame, policy: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-        raise NotImplementedError
-
-
-def _unused(_: Any) -> None:  # pragma: no cover
-    pass
+        """``given`` plus the online features of its entities; also the features alone."""
+        missing = [k for k in self.entity_keys if k not in given.columns]
+        if missing:
+            raise BadRequest(f"the request lacks entity key column(s) {missing}")
+        entities = {k: given[k].tolist() for k in self.entity_keys}
+        reader = self._get_reader()
+        try:
+            if reader.blocking_io:  # a network store: wait off the event loop
+                answer = await asyncio.to_thread(reader.read, self.features, entities)
+            else:
+                answer = reader.read(self.features, entities)
+        except RaylakeError as exc:  # unknown feature, bad key type, too many rows
+            raise BadRequest(f"online features: {exc}") from exc
+        names = answer["metadata"]["feature_names"]
+        values, absent = {}, pd.Series(False, index=range(len(given)))
+        for name, result in zip(names, answer["results"], strict=True):
+            if name in self.entity_keys:
+                continue
+            values[name] = result["values"]
+            absent |= pd.Series([s != _PRESENT for s in result["statuses"]])
+        features = pd.DataFrame(values, index=given.index)
+        if policy == "404" and absent.any():
+            rows = given.loc[absent.to_numpy(), self.entity_keys].to_dict(orient="records")
+            raise BadRequest(f"no online features for {rows[:10]}", 404, "NOT_FOUND")
+        request_columns = given.drop(columns=[c for c in features.columns if c in given])
+        return pd.concat([request_columns, features], axis=1), features

@@ -132,8 +132,14 @@ def split(predictions: Any, sizes: Sequence[int]) -> list[Any]:
 
 def encode(predictions: Any) -> bytes:
     """``{"predictions": [...]}`` exactly as MLflow's scoring server writes it."""
+    return encode_both(predictions)[0]
+
+
+def encode_both(predictions: Any) -> tuple[bytes, str]:
+    """The answer's body and the predictions alone as JSON (for the inference table)."""
     jsonable = _get_jsonable_obj(predictions, pandas_orient="records")
-    return json.dumps({"predictions": jsonable}, cls=NumpyEncoder).encode()
+    alone = json.dumps(jsonable, cls=NumpyEncoder)
+    return b'{"predictions": ' + alone.encode() + b"}", alone
 
 
 def rows_json(frame: pd.DataFrame) -> str:

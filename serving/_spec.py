@@ -83,6 +83,7 @@ class EndpointSpec:
     variants: tuple[Variant, ...]
     features: tuple[str, ...] = ()
     entity_keys: tuple[str, ...] = ()
+    feature_repo: str = ""  # the Feast repo the replicas read online features through
     missing_entities: str = "null"
     num_replicas: int | None = 1
     autoscaling: dict[str, Any] | None = None
@@ -98,10 +99,10 @@ class EndpointSpec:
         ``user_config`` in place (``reconfigure`` on the running replicas) instead of replacing
         them: promotion and rollback then never leave a moment without a ready replica.
         """
-        static = {
-            k: v for k, v in self.to_config().items() if k not in ("variants", "num_replicas")
-        }
-        static.pop("autoscaling", None)  # scaling changes are lightweight updates in Serve
+        # Scaling changes are lightweight updates in Serve; the variants and the missing-entity
+        # policy are read by ``reconfigure``.
+        dynamic = ("variants", "num_replicas", "autoscaling", "missing_entities")
+        static = {k: v for k, v in self.to_config().items() if k not in dynamic}
         blob = json.dumps([_CODE_GENERATION, static], sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

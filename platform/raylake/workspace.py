@@ -190,7 +190,9 @@ class Workspace:
         """Model endpoints on Ray Serve: ``list``, ``get``, ``refresh``, ``delete``, ``logs``."""
         from raylake.serving import Endpoints  # imports Ray Serve: only when used
 
-        return Endpoints(self.settings, lambda: self.models, self.ray)
+        return Endpoints(
+            self.settings, lambda: self.models, self.ray, lambda: self.features.repo_path
+        )
 
     def serve(
         self,
