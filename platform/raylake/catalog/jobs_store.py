@@ -279,6 +279,7 @@ class JobStore:
                 row.ended_at = utcnow()
 
     def finish_run(self, run_id: str, status: str, error: str | None = None) -> None:
+        """Close a run; tasks still PENDING or RUNNING (an interrupted run) get ``status``."""
         with self._tx() as s:
             row = s.get(JobRunRow, run_id)
             if row is None:
@@ -286,6 +287,10 @@ class JobStore:
             row.status = status
             row.error = error
             row.ended_at = utcnow()
+            for t in s.scalars(select(TaskRunRow).filter_by(job_run_id=run_id)):
+                if t.status in ("PENDING", "RUNNING"):
+                    t.status = status
+                    t.ended_at = utcnow()
 
     def get_run(self, run_id: str) -> JobRun | None:
         """A run with its task runs; ``run_id`` may be a unique prefix of the id."""
