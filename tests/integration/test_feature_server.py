@@ -200,3 +200,57 @@ def test_cli_serve(tmp_path: Path) -> None:
         assert response.status_code == 404
         assert response.json()["error"] == "UnknownFeatureError"
         assert "/get-online-features" in httpx.get(url + "/openapi.json").json()["paths"]
+
+
+def test_workspace_views_over_http(ws, schema: str) -> None:
+    """A view over a raylake Delta table, materialized on Ray, served over HTTP: the API answers
+    what Feast's own get_online_features answers on the workspace's repo."""
+    import datetime as dt
+
+    import numpy as np
+    import pandas as pd
+    from feast import Entity, FeatureView, Field
+    from feast.feature_server_utils import convert_response_to_dict
+    from feast.types import Float64, Int64, String
+    from feast.value_type import ValueType
+
+    from raylake.features import table_source
+    from raylake.features._server import running
+
+    t0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    rng = np.random.default_rng(11)
+    n = 200
+    frame = pd.DataFrame(
+        {
+            "srv_driver_id": rng.integers(0, 40, n),
+            "event_ts": [t0 + dt.timedelta(minutes=int(m)) for m in rng.integers(0, 5000, n)],
+            "fare": rng.random(n) * 30,
+            "trips": rng.integers(0, 9, n),
+            "city": rng.choice(["oslo", "rome", None], n),
+        }
+    )
+    table = f"{schema}.srv_trips"
+    ws.write_table(table, frame)
+    entity = Entity(name="srv_driver", join_keys=["srv_driver_id"], value_type=ValueType.INT64)
+    view = FeatureView(
+        name=f"srv_{schema}",
+        entities=[entity],
+        ttl=dt.timedelta(days=30),
+        schema=[
+            Field(name="fare", dtype=Float64),
+            Field(name="trips", dtype=Int64),
+            Field(name="city", dtype=String),
+        ],
+        source=table_source(table, timestamp_field="event_ts"),
+    )
+    ws.features.apply([entity, view])
+    ws.features.materialize(t0, t0 + dt.timedelta(days=5))
+    refs = [f"{view.name}:{f}" for f in ("fare", "trips", "city")]
+    entities = {"srv_driver_id": list(range(45))}  # 40..44 have no rows
+    expected = convert_response_to_dict(
+        ws.features.feast.get_online_features(features=refs, entity_rows=entities).proto
+    )
+    with running(ws.features) as url:
+        got = httpx.post(url + URL, json={"features": refs, "entities": entities}).json()
+    assert by_name(got) == by_name(expected)
+    assert by_name(got)["trips"]["statuses"][40:] == ["NOT_FOUND"] * 5
