@@ -206,3 +206,18 @@ def test_expressions_agree(ws: raylake.Workspace, sales: str) -> None:
         f"""SELECT customer_id FROM {sales}.orders WHERE customer_id IS NOT NULL
             UNION SELECT customer_id FROM {sales}.customers ORDER BY customer_id""",
     )
+
+
+def test_insert_on_spark_casts_and_appends(ws: raylake.Workspace, sales: str) -> None:
+    ws.sql(f"CREATE TABLE {sales}.totals AS SELECT 'x' AS k, 1.5 AS v", read_only=False)
+    out = ws.sql(
+        f"INSERT INTO {sales}.totals SELECT status, count(*) FROM {sales}.orders@v1 "
+        "WHERE status IS NOT NULL GROUP BY status",
+        engine="spark",
+        read_only=False,
+    )
+    assert out.column("version").to_pylist() == [1]
+    got = ws.sql(f"SELECT k, v FROM {sales}.totals ORDER BY k").to_pylist()
+    assert got == [{"k": "open", "v": 2.0}, {"k": "paid", "v": 4.0}, {"k": "x", "v": 1.5}]
+    upstream = {(e.source_name, e.source_version) for e in ws.lineage(f"{sales}.totals").upstream}
+    assert (f"main.{sales}.orders", 1) in upstream and (f"main.{sales}.totals", 0) in upstream
