@@ -130,6 +130,11 @@ class OnlineReader:
             self._mmh3 = _mmh3
             self._redis = self.store._get_provider().online_store._get_client(config.online_store)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from the repo, not copied: connections, locks and clients stay per process
+        # (e.g. handed to Ray Serve replicas as a deployment argument).
+        return (_rebuild, (str(self.store.repo_path), self.max_entities))
+
     @property
     def blocking_io(self) -> bool:
         """True when a read waits on the network (Redis, other stores), not on a local file."""
@@ -532,3 +537,7 @@ class OnlineReader:
         except (KeyError, TypeError, ValueError) as exc:
             raise OnlineRequestError(str(exc)) from exc
         return convert_response_to_dict(response.proto)
+
+
+def _rebuild(repo_path: str, max_entities: int) -> OnlineReader:
+    return OnlineReader(repo_path, max_entities=max_entities)

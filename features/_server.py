@@ -366,9 +366,16 @@ def _config(reader: OnlineReader, host: str, port: int) -> Any:
 
 def run(reader: OnlineReader, host: str = "127.0.0.1", port: int = 6566) -> None:
     """Run uvicorn (uvloop + httptools, no access log: it costs more than a read) on ``reader``."""
+    import gc
+
     import uvicorn
 
-    uvicorn.Server(_config(reader, host, port)).run()
+    server = uvicorn.Server(_config(reader, host, port))
+    # Feast's registry, protobuf and pandas leave a large heap: freezing it keeps full GC
+    # passes (latency spikes under load) from walking it again and again.
+    gc.collect()
+    gc.freeze()
+    server.run()
 
 
 @contextmanager

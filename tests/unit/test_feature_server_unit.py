@@ -298,3 +298,15 @@ def test_running_serves_a_workspace_in_the_background(local_ws) -> None:
         assert "driver_stats" in response.json()["detail"]
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{url}/health")
+
+
+def test_reader_pickles_by_repo(reader) -> None:
+    """Handed to another process (e.g. a Ray Serve replica) it reopens the repo there."""
+    import pickle
+
+    copy = pickle.loads(pickle.dumps(reader))
+    assert copy.max_entities == reader.max_entities
+    entities = {"driver_id": [1000, 1001]}
+    assert copy.read(["driver_stats:trips"], entities) == reader.read(
+        ["driver_stats:trips"], entities
+    )
