@@ -119,6 +119,8 @@ def key_codes(
     size = 1
     for name, e_col, f_col in zip(names, entity_keys, feature_keys, strict=True):
         e_np, f_np = _as_numpy(e_col), _as_numpy(f_col)
+        if len(names) == 1 and (dense := _dense_int_codes(e_np, f_np)) is not None:
+            return dense
         if (e_np.dtype.kind in "iufb") != (f_np.dtype.kind in "iufb") and n_e and n_f:
             raise EntityKeyMissingError(
                 f"join key {name!r} has type {e_col.type} in the entity rows but "
@@ -142,7 +144,44 @@ def key_codes(
     return combined[:n_e], combined[n_e:], size
 
 
+def _dense_int_codes(e: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray, int] | None:
+    """Integer ids in a compact range are their own codes (offset from the smallest): no hash
+    table needed. None when they are not ints, have nulls (float arrays) or spread too far."""
+    if e.dtype.kind not in "iu" or f.dtype.kind not in "iu" or not len(e) or not len(f):
+        return None
+    lo = min(int(e.min()), int(f.min()))
+    hi = max(int(e.max()), int(f.max()))
+    if hi - lo > 4 * (len(e) + len(f)) + 1024:
+        return None
+    return e.astype(np.int64) - lo, f.astype(np.int64) - lo, hi - lo + 1
+
+
 # -- the local join ------------------------------------------------------------------------------
+def _time_positions(
+    f_ts: np.ndarray, e_ts: np.ndarray, n_codes: int
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Feature and entity times as small ints with ``f <= e`` kept, and their span.
+
+    Feature times are offsets from the earliest in the coarsest unit that divides them all
+    (Delta stores microseconds, often whole seconds), so ``code * span + time`` fits an int64
+    with no sort; entity times are floored to the same unit, which keeps ``f <= e`` exact since
+    every ``f`` is a multiple. If that would not fit, dense ranks (np.unique) stand in.
+    """
+    t_min, t_max = int(f_ts.min()), int(f_ts.max())
+    rel = f_ts - t_min
+    for unit in (1_000_000_000, 1_000_000, 1_000, 1):
+        if unit == 1 or not np.any(rel % unit):
+            break
+    span = (t_max - t_min) // unit + 2
+    if n_codes * span < 2**62:
+        e_rel = np.clip(e_ts, t_min - unit, t_max) - t_min
+        # Entity times before every feature time become -1: no match (checked by code).
+        e_time = np.where(e_ts < t_min, -1, e_rel // unit)
+        return rel // unit, e_time, span
+    uniq, ranks = np.unique(f_ts, return_inverse=True)
+    return ranks, np.searchsorted(uniq, e_ts, side="right") - 1, len(uniq) + 1
+
+
 def asof_indices(
     e_codes: np.ndarray,
     e_ts: np.ndarray,
@@ -163,32 +202,22 @@ def asof_indices(
     if not len(keep):
         return out
     codes, ts = f_codes[keep], f_ts[keep]
-    # Dense ranks of the feature timestamps make (code, rank) fit one int64.
-    uniq_ts, ranks = np.unique(ts, return_inverse=True)
-    span = len(uniq_ts) + 1
-    # Sort by (code, rank[, created rank]) packed into one int64 when it fits (np.lexsort is
-    # 10-40x slower than an argsort of one int64 array).
-    c_ranks, c_span = None, 1
-    if f_created is not None:
-        _, c_ranks = np.unique(f_created[keep], return_inverse=True)
-        c_span = int(c_ranks.max(initial=0)) + 1
-    if n_codes * span * c_span < 2**62:
-        packed_all = (codes * span + ranks) * c_span + (c_ranks if c_ranks is not None else 0)
-        order = np.argsort(packed_all)
-        dup = packed_all[order]
-        if len(dup) > 1 and bool(np.any(dup[1:] == dup[:-1])):
-            # Exact ties: a stable sort makes the later table row win, deterministically.
-            order = np.argsort(packed_all, kind="stable")
-    elif c_ranks is None:
-        order = np.lexsort((ranks, codes))
-    else:
-        order = np.lexsort((c_ranks, ranks, codes))
+    # (code, time) packed into one int64: one argsort instead of np.lexsort (10-40x slower).
+    f_time, e_time, span = _time_positions(ts, e_ts, n_codes)
+    packed = codes * span + f_time
+    order = np.argsort(packed)
+    ordered = packed[order]
+    if len(ordered) > 1 and bool(np.any(ordered[1:] == ordered[:-1])):
+        # Equal (key, time): the later created wins, then the later table row (stable sorts).
+        if f_created is None:
+            order = np.argsort(packed, kind="stable")
+        else:
+            order = np.lexsort((f_created[keep], packed))
+        ordered = packed[order]
     sorted_codes = codes[order]
-    packed = sorted_codes * span + ranks[order]
-    # An entity's rank: that of the latest feature timestamp <= its own (-1: none).
-    e_rank = np.searchsorted(uniq_ts, e_ts, side="right") - 1
+    packed = ordered
+    e_packed = e_codes * span + e_time
     valid_e = (e_codes >= 0) & (e_ts != NAT)
-    e_packed = e_codes * span + e_rank
     pos = np.searchsorted(packed, e_packed, side="right") - 1
     hit = valid_e & (pos >= 0)
     pos_c = np.where(hit, pos, 0)

@@ -16,7 +16,7 @@ from raylake.errors import (
     FeatureDefinitionError,
     InvalidFeatureRefError,
 )
-from raylake.features._pit import ViewSpec, join_local, pit_join
+from raylake.features._pit import ViewSpec, asof_indices, join_local, pit_join
 from tests.helpers.pit_reference import (
     T0,
     VIEW_A,
@@ -137,3 +137,15 @@ def test_named_errors(tmp_path: Path) -> None:
     missing = ViewSpec("d", loc, None, ("driver_id",), "event_ts", ("nope",))
     with pytest.raises(FeatureDefinitionError, match="nope"):
         join_local(arrow_table(good), "event_timestamp", [missing])
+
+
+def test_nanosecond_times_over_centuries_use_ranks() -> None:
+    """(key, time) does not fit one int64 here: the dense-rank fallback must agree too."""
+    rng = np.random.default_rng(3)
+    f_codes, e_codes = rng.integers(0, 50, 400), rng.integers(0, 55, 300)
+    f_ts = rng.integers(-(2**62), 2**62, 400)  # ns, ~290 years either side of 1970
+    e_ts = np.concatenate([rng.integers(-(2**62), 2**62, 290), f_ts[:10]])  # some equal
+    got = asof_indices(e_codes, e_ts, f_codes, f_ts, ttl_ns=2**60)
+    for i, (code, ts) in enumerate(zip(e_codes, e_ts, strict=True)):
+        ok = [j for j in range(400) if f_codes[j] == code and ts - 2**60 <= f_ts[j] <= ts]
+        assert got[i] == (max(ok, key=lambda j: (f_ts[j], j)) if ok else -1)
