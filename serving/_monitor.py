@@ -1,4 +1,13 @@
-"""``ws.monitor(endpoint)``: an endpoint's inference table and its drift reports."""
+"""``ws.monitor(endpoint)``: an endpoint's inference table and its drift reports.
+
+Usage::
+
+    monitor = ws.monitor("churn")
+    monitor.inferences(window="1h", limit=20)  # logged requests, newest first
+    report = monitor.drift_report(window="1h", webhook="http://127.0.0.1:9000/alerts")
+    report.drifted, report.html_path, report.table_version
+    monitor.drift_history()  # every stored report, one row per feature
+"""
 
 from __future__ import annotations
 

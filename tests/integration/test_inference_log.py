@@ -87,6 +87,11 @@ def test_flush_returns_the_version_and_the_timer_flushes(ray_up: raylake.Workspa
     again = inference_writer(endpoint, ws.settings)
     assert ray.get(again.stats.remote())["written"] == 3
     _close(writer)
+    # After close (endpoint deleted), a redeployed endpoint gets a fresh writer.
+    fresh = inference_writer(endpoint, ws.settings)
+    ray.get(fresh.log.remote(_records(endpoint, 3, 2)))
+    assert ray.get(fresh.flush.remote()) == version + 1
+    _close(fresh)
 
     # A writer with a short interval writes without any flush() call.
     endpoint = _endpoint()
