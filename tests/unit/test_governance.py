@@ -310,6 +310,20 @@ def test_refused_actions_change_nothing(admin: raylake.Workspace, as_user, tmp_p
     assert len(denied) == len(attempts) and {e.outcome for e in denied} == {"denied"}
 
 
+def test_table_maintenance_needs_modify(admin: raylake.Workspace, as_user) -> None:
+    admin.write_table("sales.orders", _df([3]))  # v1
+    admin.grant("USE", "catalog", "main", "alice")
+    admin.grant("SELECT", "table", "sales.orders", "alice")
+    t = as_user("alice").table("sales.orders")  # reading is allowed...
+    assert t.vacuum(dry_run=True) == []  # ...and so is a dry run
+    for change in (lambda: t.restore(0), t.optimize, lambda: t.vacuum(retention_hours=0)):
+        with pytest.raises(PermissionDeniedError, match="MODIFY"):
+            change()
+    assert admin.table("sales.orders").version == 1
+    admin.grant("MODIFY", "table", "sales.orders", "alice")
+    assert t.restore(0) == 2
+
+
 def test_grants_check_their_targets(admin: raylake.Workspace) -> None:
     with pytest.raises(PrincipalNotFoundError):
         admin.grant("SELECT", "table", "sales.orders", "nobody")
@@ -369,8 +383,14 @@ def test_registering_a_model_needs_create_on_its_schema(admin: raylake.Workspace
         alice.models.register(object(), "churn", input_example=_df([1]))
     with pytest.raises(PermissionDeniedError, match="MODIFY on model main.models.churn"):
         alice.models.set_alias("churn", "champion", 1)
+    with pytest.raises(PermissionDeniedError, match="SELECT on model main.models.churn"):
+        alice.models.load("churn", 1)
     assert alice.models.list() == []  # refused before anything was logged or registered
-    assert [e.action for e in admin.audit(principal="alice")] == ["set_alias", "register_model"]
+    assert [e.action for e in admin.audit(principal="alice")] == [
+        "load_model",
+        "set_alias",
+        "register_model",
+    ]
 
 
 # -- audit ---------------------------------------------------------------------------------------

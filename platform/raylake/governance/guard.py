@@ -143,6 +143,9 @@ class Guard:
     def register_model(self, name: TableName) -> None:
         self.check("register_model", Privilege.CREATE, _schema(name), detail={"model": str(name)})
 
+    def read_model(self, name: TableName) -> None:
+        self.check("load_model", Privilege.SELECT, Securable(SecurableType.MODEL, str(name)))
+
     def alter_model(self, name: TableName, what: str) -> None:
         self.check(what, Privilege.MODIFY, Securable(SecurableType.MODEL, str(name)))
 

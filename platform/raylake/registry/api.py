@@ -196,6 +196,8 @@ class ModelRegistry:
 
     def load(self, name: str, alias_or_version: int | str | None = None) -> Any:
         """The version as an MLflow pyfunc model (``predict(DataFrame)``)."""
+        if self._guard is not None:
+            self._guard.read_model(parse_model_name(name))
         uri = self.uri(name, alias_or_version)
         with tracking(self.tracking_uri):
             return mlflow.pyfunc.load_model(uri)

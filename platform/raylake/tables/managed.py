@@ -92,6 +92,7 @@ class ManagedTables:
             self.storage_options,
             self._spark,
             lambda version: self._store.record_version(tname, version),
+            lambda operation: self.guard.alter_table(tname, operation),
         )
 
     def register_external(

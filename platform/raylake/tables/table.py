@@ -71,12 +71,16 @@ class Table:
         storage_options: dict[str, str] | None,
         spark: Callable[[], SparkSession],
         on_change: Callable[[int], None],
+        before_change: Callable[[str], None] | None = None,
     ) -> None:
         self.name = name
         self.location = location
         self._storage_options = storage_options
         self._spark = spark
         self._on_change = on_change  # tells the catalog the version a maintenance op made
+        # Called with the operation's name before restore/vacuum/optimize change anything
+        # (governance: the MODIFY check; raising refuses the operation).
+        self._before_change = before_change or (lambda _op: None)
 
     def __repr__(self) -> str:
         return f"Table({self.name!r}, version={self.version})"
@@ -192,6 +196,7 @@ class Table:
 
     def restore(self, version: int | str | dt.datetime) -> int:
         """Make the table's content that of ``version`` (or a timestamp) in a new commit."""
+        self._before_change("restore")
         dtable = self._delta()
         target = _as_datetime(version) if isinstance(version, str) else version
         if isinstance(target, int) and not 0 <= target <= dtable.version():
@@ -210,6 +215,8 @@ class Table:
         """Delete files no longer referenced for ``retention_hours``; returns them."""
         if retention_hours < 0:
             raise InvalidArgumentError("retention_hours must be >= 0")
+        if not dry_run:
+            self._before_change("vacuum")
         try:
             removed = self._delta().vacuum(
                 retention_hours=int(retention_hours),
@@ -224,6 +231,7 @@ class Table:
 
     def optimize(self, zorder_by: list[str] | None = None) -> dict[str, Any]:
         """Compact small files (and Z-order by columns if given); returns delta-rs's metrics."""
+        self._before_change("optimize")
         dtable = self._delta()
         if zorder_by:
             unknown = [c for c in zorder_by if c not in self.schema.names]
