@@ -45,6 +45,9 @@ DEFAULT_FLUSH_INTERVAL_S = 5.0
 # A table that cannot be written for a long time must not eat the actor's memory: past this
 # many buffered records the oldest are dropped (and counted in ``stats()``).
 DEFAULT_MAX_BUFFERED = 200_000
+# Every batch is a small Parquet file; compacting every so many commits keeps reads of a
+# long-lived inference table (drift reports) from opening thousands of files.
+DEFAULT_COMPACT_EVERY = 100
 
 _REQUIRED = ("request_id", "endpoint", "model_name", "model_version", "ts", "latency_ms")
 _JSON_FIELDS = ("inputs", "features", "prediction")
@@ -61,6 +64,7 @@ def inference_writer(
     max_records: int = DEFAULT_MAX_RECORDS,
     flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
     detached: bool = True,
+    compact_every: int = DEFAULT_COMPACT_EVERY,
 ) -> Any:
     """The endpoint's writer actor, created on first call and shared by every replica after.
 
@@ -69,8 +73,10 @@ def inference_writer(
     """
     if not ray.is_initialized():
         raise RaylakeError("Ray is not running: start it first (ws.ray())")
-    if max_records < 1 or flush_interval_s <= 0:
-        raise InvalidArgumentError("max_records must be >= 1 and flush_interval_s > 0")
+    if max_records < 1 or flush_interval_s <= 0 or compact_every < 1:
+        raise InvalidArgumentError(
+            "max_records and compact_every must be >= 1 and flush_interval_s > 0"
+        )
     inference_table_name(endpoint)  # a bad endpoint name fails here, not inside the actor
     return InferenceWriter.options(
         name=actor_name(endpoint),
@@ -79,7 +85,7 @@ def inference_writer(
         lifetime="detached" if detached else None,
         num_cpus=0,  # it mostly waits; it must not take a core from replicas on small machines
         max_restarts=3,
-    ).remote(endpoint, settings, max_records, flush_interval_s)
+    ).remote(endpoint, settings, max_records, flush_interval_s, compact_every=compact_every)
 
 
 def normalize(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,12 +128,14 @@ class InferenceWriter:
         max_records: int = DEFAULT_MAX_RECORDS,
         flush_interval_s: float = DEFAULT_FLUSH_INTERVAL_S,
         max_buffered: int = DEFAULT_MAX_BUFFERED,
+        compact_every: int = DEFAULT_COMPACT_EVERY,
     ) -> None:
         self._endpoint = endpoint
         self._table = inference_table_name(endpoint)
         self._max_records = max_records
         self._interval = flush_interval_s
         self._max_buffered = max_buffered
+        self._compact_every = compact_every
         self._store = CatalogStore(settings.catalog_url)
         self._store.create_schema(DEFAULT_CATALOG, MONITORING_SCHEMA, settings.user)
         self._tables = ManagedTables(settings, self._store, _no_spark)
@@ -256,7 +264,19 @@ class InferenceWriter:
         self._last_error = None
         self._written += len(batch)
         self._commits += 1
+        if self._commits % self._compact_every == 0:
+            version = self._compact(version)
         return version
+
+    def _compact(self, version: int) -> int:
+        # Only this actor appends to the table, so compaction races no writer; a failure
+        # costs nothing but the small files staying a while longer.
+        try:
+            self._tables.get(self._table).optimize()
+            return self._tables.get(self._table).version
+        except Exception as exc:
+            log.warning("%s: compaction failed (retried later): %s", self._table, exc)
+            return version
 
     def _commit(self, seq: int, batch: list[dict[str, Any]]) -> int:
         if self._retrying:  # only a retried batch can have landed already

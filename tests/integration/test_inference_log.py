@@ -56,17 +56,25 @@ def ray_up(ws: raylake.Workspace) -> raylake.Workspace:
 
 def test_many_small_calls_make_few_commits_and_lose_nothing(ray_up: raylake.Workspace) -> None:
     ws, endpoint = ray_up, _endpoint()
-    writer = inference_writer(endpoint, ws.settings, max_records=100, flush_interval_s=60)
+    writer = inference_writer(
+        endpoint, ws.settings, max_records=100, flush_interval_s=60, compact_every=4
+    )
     for call in range(100):
         writer.log.remote(_records(endpoint, call * 10, 10))
+        if call % 25 == 24:
+            ray.get(writer.flush.remote())  # at least 4 commits, so one compaction
     _close(writer)
 
     table = ws.table(inference_table_name(endpoint))
     frame = table.to_pandas().sort_values("ts", ignore_index=True)
     assert len(frame) == 1000
     assert list(frame["request_id"]) == [f"r{i}" for i in range(1000)]
-    # batches, not a commit per call: at most one per 100 records plus the final flush
-    assert table.version + 1 <= 11
+    # batches, not a commit per call: at most one per 100 records plus the final flush;
+    # every 4th commit compacts the small files
+    operations = [h.operation for h in table.history()]
+    assert 4 <= operations.count("WRITE") <= 11
+    assert "OPTIMIZE" in operations
+    assert len(table.files()) < operations.count("WRITE")
     row = frame.iloc[7]
     assert row["ts"].to_pydatetime() == T0 + dt.timedelta(seconds=7)
     assert row["model_version"] == 2 and row["latency_ms"] == pytest.approx(0.7)
