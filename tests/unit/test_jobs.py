@@ -163,3 +163,13 @@ def test_cli(home: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1 and "no job run 'abcdef'" in result.stderr
     result = runner.invoke(app, ["--home", str(home), "jobs", "run", "x.txt"], env=env)
     assert result.exit_code == 1 and ".py or .yaml" in result.stderr
+
+
+def test_endpoint_task_without_serving_names_the_problem() -> None:
+    from types import SimpleNamespace
+
+    from raylake.jobs import _execute
+
+    no_serving = SimpleNamespace()  # a workspace of a version without ws.endpoints
+    attempt = _execute.run_in_runner(no_serving, Task("refresh", endpoint="churn"), {})  # type: ignore[arg-type]
+    assert attempt.error is not None and "has no ws.endpoints.refresh" in attempt.error
