@@ -147,13 +147,16 @@ class OnlineReader:
         features: Sequence[str] | str,
         entities: Mapping[str, Sequence[Any]],
         full_feature_names: bool = False,
+        include_feature_view_version_metadata: bool = False,
     ) -> dict[str, Any]:
         """Online values for every entity row; ``features`` is a list of refs or a service name."""
         self._check_registry()
         rows = self._check_entities(entities)
         plan = self._plan(features, full_feature_names)
-        if plan.fallback:
-            return self._feast_read(features, entities, full_feature_names)
+        if plan.fallback or include_feature_view_version_metadata:
+            return self._feast_read(
+                features, entities, full_feature_names, include_feature_view_version_metadata
+            )
         protos = self._entity_protos(plan, entities)
         missing = sorted(plan.needed_keys - protos.keys())
         if missing:
@@ -518,6 +521,7 @@ class OnlineReader:
         features: Sequence[str] | str,
         entities: Mapping[str, Sequence[Any]],
         full_feature_names: bool,
+        include_feature_view_version_metadata: bool = False,
     ) -> dict[str, Any]:
         from feast.feature_server_utils import convert_response_to_dict
 
@@ -531,6 +535,7 @@ class OnlineReader:
                 features=target,
                 entity_rows={k: list(v) for k, v in entities.items()},
                 full_feature_names=full_feature_names,
+                include_feature_view_version_metadata=include_feature_view_version_metadata,
             )
         except FeastError as exc:
             raise OnlineRequestError(str(exc)) from exc

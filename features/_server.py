@@ -58,6 +58,9 @@ class GetOnlineFeaturesRequest(BaseModel):
     features: list[str] = Field(default=[], description="feature refs 'view:feature'")
     feature_service: str | None = Field(default=None, description="instead of 'features'")
     full_feature_names: bool = Field(default=False, description="name columns 'view__feature'")
+    include_feature_view_version_metadata: bool = Field(
+        default=False, description="add metadata.feature_view_metadata (names, versions)"
+    )
 
 
 class FeatureVector(BaseModel):
@@ -68,6 +71,7 @@ class FeatureVector(BaseModel):
 
 class ResponseMetadata(BaseModel):
     feature_names: list[str]
+    feature_view_metadata: list[dict[str, Any]] | None = None
 
 
 class GetOnlineFeaturesResponse(BaseModel):
@@ -114,11 +118,11 @@ class _Retrieval:
                 raise TooManyEntitiesError(
                     f"request body of {len(body)} bytes is over the {self.max_body} byte limit"
                 )
-            features, entities, full = _parse(body)
+            args = _parse(body)
             if self.inline:
-                result = self.reader.read(features, entities, full)
+                result = self.reader.read(*args)
             else:
-                result = await run_in_threadpool(self.reader.read, features, entities, full)
+                result = await run_in_threadpool(self.reader.read, *args)
             return 200, json.dumps(result, allow_nan=False).encode()
         except OnlineRequestError as exc:
             code = next(code for kind, code in _STATUSES if isinstance(exc, kind))
@@ -281,7 +285,7 @@ def create_app(reader: OnlineReader) -> FastAPI:
     return app
 
 
-def _parse(body: bytes) -> tuple[list[str] | str, dict[str, list[Any]], bool]:
+def _parse(body: bytes) -> tuple[list[str] | str, dict[str, list[Any]], bool, bool]:
     """Check a request body by hand (what pydantic would, at a fraction of the cost)."""
     try:
         data = json.loads(body)
@@ -302,18 +306,21 @@ def _parse(body: bytes) -> tuple[list[str] | str, dict[str, list[Any]], bool]:
     if not isinstance(entities, dict) or not entities:
         raise OnlineRequestError("'entities' must be an object of entity columns (lists)")
     full = data.get("full_feature_names", False)
-    if not isinstance(full, bool):
-        raise OnlineRequestError("'full_feature_names' must be true or false")
+    versions = data.get("include_feature_view_version_metadata", False)
+    if not isinstance(full, bool) or not isinstance(versions, bool):
+        raise OnlineRequestError(
+            "'full_feature_names' and 'include_feature_view_version_metadata' must be booleans"
+        )
     service, features = data.get("feature_service"), data.get("features") or []
     if service is not None:
         if not isinstance(service, str) or not service:
             raise OnlineRequestError("'feature_service' must be a name")
         if features:
             raise OnlineRequestError("give either 'features' or 'feature_service', not both")
-        return service, entities, full
+        return service, entities, full, versions
     if not isinstance(features, list) or not features:
         raise OnlineRequestError("'features' must be a non-empty list of 'view:feature' refs")
-    return features, entities, full
+    return features, entities, full, versions
 
 
 def with_metrics(app: FastAPI) -> Callable:

@@ -150,6 +150,11 @@ def requests(seed: int, count: int) -> Iterator[dict[str, Any]]:
         "entities": {"driver_id": [7]},
         "full_feature_names": True,
     }
+    yield {
+        "features": online_repo.NINE,
+        "entities": {"driver_id": [1000, 1]},
+        "include_feature_view_version_metadata": True,
+    }
 
 
 def by_name(answer: dict[str, Any]) -> dict[str, Any]:
@@ -166,12 +171,17 @@ def compare(ours_url: str, feast_url: str) -> None:
             assert ours.status_code == feast.status_code == 200, (ours.text, feast.text)
             assert list(ours.json()) == list(feast.json())
             assert by_name(ours.json()) == by_name(feast.json()), body
+            meta = [
+                {k: v for k, v in r.json()["metadata"].items() if k != "feature_names"}
+                for r in (ours, feast)
+            ]
+            assert meta[0] == meta[1]
         bad = {"features": ["driver_stats:nope"], "entities": {"driver_id": [1]}}
         assert client.post(ours_url + URL, json=bad).status_code == 404
         bad = {"features": ["driver_stats:trips"], "entities": {"driver_id": ["x"]}}
         assert client.post(ours_url + URL, json=bad).status_code == 422
         metrics = client.get(ours_url + "/metrics").text
-        assert 'endpoint="/get-online-features",status="200"} 42.0' in metrics
+        assert 'endpoint="/get-online-features",status="200"} 43.0' in metrics
 
 
 @pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server")
