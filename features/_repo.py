@@ -17,6 +17,8 @@ from raylake.settings import Settings
 PROJECT = "raylake"
 REPO_DIR = "features"
 CONFIG_FILE = "feature_store.yaml"
+# By name, not import: importing Feast's Dask store costs a second when nobody needs it.
+DELTA_FILE_STORE = "raylake.features._offline_store.DeltaFileOfflineStore"
 
 
 def repo_path(settings: Settings) -> Path:
@@ -52,10 +54,9 @@ def repo_config(settings: Settings, repo: Path) -> dict:
         "project": PROJECT,
         "registry": {"registry_type": "file", "path": str(repo / "registry.db")},
         "provider": "local",
-        # Feast's own file store serves `feast` CLI reads; raylake reads Delta itself (it pins a
-        # table version, and Feast's file store reads every Parquet file in the folder, also
-        # those a Delta overwrite or merge removed).
-        "offline_store": {"type": "file"},
+        # Feast's file (Dask) store, made to read Delta sources through the Delta log (see
+        # _offline_store): it serves `feast` CLI reads; raylake's own paths pin versions.
+        "offline_store": {"type": DELTA_FILE_STORE},
         "online_store": online_store_config(settings, repo),
         "entity_key_serialization_version": 3,
     }

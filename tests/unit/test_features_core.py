@@ -90,7 +90,9 @@ def test_repo_is_a_feast_repo_in_the_home(local_ws: raylake.Workspace) -> None:
         "path": str(features.repo_path / "online_store.db"),
     }
     assert config["entity_key_serialization_version"] == 3
-    assert config["offline_store"] == {"type": "file"}
+    assert config["offline_store"] == {
+        "type": "raylake.features._offline_store.DeltaFileOfflineStore"
+    }
     assert features.tables is not None and features.catalog_store is not None
     assert callable(features.ensure_ray) and features.settings is local_ws.settings
 
@@ -217,13 +219,27 @@ def test_online_lookup_errors_are_named(gold: raylake.Workspace) -> None:
         gold.features.online(["driver_stats:rides"], {"driver_id": [1]})
 
 
-def test_plain_feast_cli_reads_the_repo(gold: raylake.Workspace) -> None:
+def test_plain_feast_cli_reads_the_repo_at_the_tables_version(gold: raylake.Workspace) -> None:
+    # An overwrite leaves the old Parquet files in the folder: Feast's own file store would
+    # read them too (and here serve fare 10.0/11.0, older files' rows); the repo's store must not.
+    frame = gold.table("gold.stats").to_pandas()
+    frame["avg_fare"] = frame["avg_fare"] * 100
+    frame["event_ts"] = frame["event_ts"] - dt.timedelta(minutes=30)  # older than the old rows
+    gold.write_table("gold.stats", frame, mode="overwrite")
     gold.features.apply([_driver(), _stats_view()])
     feast = Path(sys.executable).parent / "feast"
+    repo = str(gold.features.repo_path)
     out = subprocess.run(
-        [str(feast), "-c", str(gold.features.repo_path), "feature-views", "list"],
+        [str(feast), "-c", repo, "feature-views", "list"],
         capture_output=True,
         text=True,
         check=True,
     )
     assert "driver_stats" in out.stdout
+    subprocess.run(
+        [str(feast), "-c", repo, "materialize", "2025-12-31T00:00:00", "2026-01-02T00:00:00"],
+        capture_output=True,
+        check=True,
+    )
+    out = gold.features.online(["driver_stats:avg_fare"], [{"driver_id": 1}, {"driver_id": 2}])
+    assert out["avg_fare"] == [1100.0, 2000.0]
