@@ -4,6 +4,7 @@ kernel from this virtualenv (nbclient) - the whole quickstart, with its own Ray 
 from __future__ import annotations
 
 import importlib.util
+import socket
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,12 @@ def _generator():  # noqa: ANN202 - a module loaded by path
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def test_committed_notebook_matches_quickstart_py() -> None:
@@ -36,6 +43,7 @@ def test_quickstart_notebook_executes(tmp_path: Path, monkeypatch: pytest.Monkey
     # A local Ray of its own even when some `ray start` cluster runs on this machine (ray.init
     # without an address would join that one).
     monkeypatch.setenv("RAY_ADDRESS", "local")
+    monkeypatch.setenv("RAYLAKE_SERVE_PORT", str(_free_port()))  # never a fixed port in tests
     client = NotebookClient(
         nb,
         timeout=900,  # per cell: the sweep cell trains on Ray Tune
