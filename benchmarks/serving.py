@@ -86,13 +86,30 @@ def hey(url: str, body: Path, requests: int, clients: int) -> dict[str, float]:
     p50 = float(re.search(r"50%+ in ([\d.]+) secs", out).group(1)) * 1000
     p99 = float(re.search(r"99%+ in ([\d.]+) secs", out).group(1)) * 1000
     codes = {int(c): int(n) for c, n in re.findall(r"\[(\d+)\]\s+(\d+) responses", out)}
-    errors = requests - codes.get(200, 0)  # other statuses and connection errors
+    sent = requests // clients * clients  # hey sends n/c per client, rounded down
+    errors = sent - codes.get(200, 0)  # other statuses and connection errors
     return {
         "rps": round(rps, 1),
         "p50_ms": round(p50, 2),
         "p99_ms": round(p99, 2),
         "errors": errors,
     }
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes and their children (robust to other load)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            for p in [proc, *proc.children(recursive=True)]:
+                times = p.cpu_times()
+                total += times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+    return total
 
 
 def wait_ready(url: str, timeout: float = 180) -> None:
@@ -175,10 +192,20 @@ def main() -> None:
             targets["raylake_proxy"] = endpoint.invocations_url
             if direct:
                 targets["raylake"] = direct
+            from raylake.serving import _serve_state
+
+            replica_pids = [
+                r["pid"] for r in _serve_state.replicas(_serve_state.applications()["bench"])
+            ]
+            server_pids = {"mlflow": [baseline.pid], "raylake": replica_pids}
             for name, url in targets.items():
                 hey(url, body, warm, 16)
                 log(f"{name}: {requests} requests, 16 clients")
+                before = cpu_seconds(server_pids.get(name, []))
                 figures[name] = hey(url, body, requests, 16)
+                if name in server_pids:
+                    used = cpu_seconds(server_pids[name]) - before
+                    figures[name]["cpu_ms_per_request"] = round(used * 1000 / requests, 3)
                 log(f"  {figures[name]} (load {load_average()})")
             fast = direct or endpoint.invocations_url
             single = hey(fast, body, max(300, requests // 5), 1)
@@ -205,6 +232,8 @@ def main() -> None:
         "ratio": round(best["rps"] / figures["mlflow"]["rps"], 2),
         "proxy_ratio": round(figures["raylake_proxy"]["rps"] / figures["mlflow"]["rps"], 2),
         "single_client_p50_ms": single["p50_ms"],
+        "raylake_cpu_ms_per_request": best.get("cpu_ms_per_request"),
+        "mlflow_cpu_ms_per_request": figures["mlflow"].get("cpu_ms_per_request"),
         "errors": sum(f["errors"] for f in figures.values()) + single["errors"],
         "load_average": load_average(),
         "seconds": round(time.monotonic() - started, 1),

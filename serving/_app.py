@@ -49,6 +49,21 @@ app = FastAPI(
 )
 
 
+class _BarePrefixIsRoot:
+    """``GET /endpoints/<name>`` answers like ``/endpoints/<name>/`` instead of a redirect."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope.get("path", "") == scope.get("root_path", ""):
+            scope = {**scope, "path": scope["path"] + "/"}
+        await self.inner(scope, receive, send)
+
+
+app.add_middleware(_BarePrefixIsRoot)
+
+
 @dataclass(eq=False)  # identity matters: requests are grouped per loaded model
 class Loaded:
     variant: Variant
