@@ -114,21 +114,18 @@ def redis_server(tmp: Path) -> Iterator[str]:
 
 @contextmanager
 def both_servers(repo: Path) -> Iterator[tuple[str, str]]:
-    ours, feast = free_port(), free_port()
-    ours_url, feast_url = f"http://127.0.0.1:{ours}", f"http://127.0.0.1:{feast}"
-    ours_cmd = [
-        str(BIN / "python"),
-        "-m",
-        "raylake.features._server",
-        str(repo),
-        "--port",
-        str(ours),
-    ]
+    """Feast's server as a process; ours in a thread of this process (one slow start less:
+    the process path is covered by test_cli_serve)."""
+    from raylake.features._online_reader import OnlineReader
+    from raylake.features._server import running
+
+    feast = free_port()
+    feast_url = f"http://127.0.0.1:{feast}"
     feast_cmd = [
         str(BIN / "feast"), "-c", str(repo), "serve", "-h", "127.0.0.1", "-p", str(feast),
         "--no-access-log",
     ]  # fmt: skip
-    with processes({ours_url: ours_cmd, feast_url: feast_cmd}, repo):
+    with processes({feast_url: feast_cmd}, repo), running(OnlineReader(repo)) as ours_url:
         yield ours_url, feast_url
 
 
