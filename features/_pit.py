@@ -74,6 +74,14 @@ class ViewSpec:
         return [f"{self.name}__{f}" if full_feature_names else f for f in self.features]
 
 
+def _error(name: str, message: str) -> Exception:
+    """A raylake error, imported when raised: Ray workers run this module's functions by value
+    (see ``_remote``) and must not import the raylake package (seconds per fresh worker)."""
+    import raylake.errors
+
+    return getattr(raylake.errors, name)(message)
+
+
 # -- timestamps ----------------------------------------------------------------------------------
 def timestamps_ns(col: pa.Array | pa.ChunkedArray, what: str) -> np.ndarray:
     """Epoch nanoseconds (UTC; naive timestamps are taken as UTC, like Feast); nulls -> NAT."""
@@ -84,7 +92,9 @@ def timestamps_ns(col: pa.Array | pa.ChunkedArray, what: str) -> np.ndarray:
         if t.unit != "ns":
             col = pc.cast(col, pa.timestamp("ns", tz=t.tz))
     else:
-        raise EntityTimestampError(f"{what} must be a timestamp (datetime) column, not {t}")
+        raise _error(
+            "EntityTimestampError", f"{what} must be a timestamp (datetime) column, not {t}"
+        )
     ints = pc.fill_null(pc.cast(col, pa.int64()), NAT)
     if isinstance(ints, pa.ChunkedArray):
         ints = ints.combine_chunks() if ints.num_chunks != 1 else ints.chunk(0)
@@ -122,9 +132,10 @@ def key_codes(
         if len(names) == 1 and (dense := _dense_int_codes(e_np, f_np)) is not None:
             return dense
         if (e_np.dtype.kind in "iufb") != (f_np.dtype.kind in "iufb") and n_e and n_f:
-            raise EntityKeyMissingError(
+            raise _error(
+                "EntityKeyMissingError",
                 f"join key {name!r} has type {e_col.type} in the entity rows but "
-                f"{f_col.type} in the feature table"
+                f"{f_col.type} in the feature table",
             )
         codes, uniques = pd.factorize(np.concatenate([e_np, f_np]), use_na_sentinel=True)
         codes = codes.astype(np.int64, copy=False)
@@ -482,8 +493,15 @@ def _fragment_count(spec: ViewSpec, lo: int | None, hi: int | None) -> int:
 
 
 def _remote(fn: Any) -> Any:
-    import ray
+    import sys
 
+    import ray
+    from ray import cloudpickle
+
+    # Ship this module's task functions (and ViewSpec) to workers by value: importing them by
+    # name would import raylake and Feast in every fresh worker (tens of seconds on a busy
+    # machine); by value, workers need only numpy, pandas, pyarrow and deltalake.
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
     return ray.remote(fn)
 
 
@@ -505,9 +523,10 @@ def _partition_entities_fn(
             try:
                 cols[key] = col.cast(typ) if col.type != typ else col
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise EntityKeyMissingError(
+                raise _error(
+                    "EntityKeyMissingError",
                     f"join key {key!r} has type {col.type} in the entity rows but {typ} in "
-                    f"feature view {spec.name!r}"
+                    f"feature view {spec.name!r}",
                 ) from exc
         cols[_TS] = pa.array(ts)
         cols[_BLOCK] = pa.array(np.full(block.num_rows, block_index, np.int64))
