@@ -79,17 +79,26 @@ def _result_output(value: Any) -> Any:
     return json.loads(text)
 
 
-def run_fn(task: Task, kwargs: dict[str, Any]) -> Attempt:
-    """One attempt of an ``fn`` task as a Ray task; on timeout it is cancelled."""
+def submit_fn(task: Task, kwargs: dict[str, Any]) -> Any:
+    """Start one attempt of an ``fn`` task as a Ray task; returns its object ref."""
     import ray
 
     remote = ray.remote(num_cpus=task.num_cpus, max_retries=0)(_captured_call)
     with _shipped_by_value(task.fn):
-        ref = remote.remote(task.fn, kwargs)
-    ready, _ = ray.wait([ref], timeout=task.timeout_s)
-    if not ready:
-        ray.cancel(ref, force=True)  # force: the function may be stuck in C code or sleep
-        return Attempt(error=f"timed out after {task.timeout_s:g} s (Ray task cancelled)")
+        return remote.remote(task.fn, kwargs)
+
+
+def timed_out(task: Task, ref: Any) -> Attempt:
+    import ray
+
+    ray.cancel(ref, force=True)  # force: the function may be stuck in C code or a sleep
+    return Attempt(error=f"timed out after {task.timeout_s:g} s (Ray task cancelled)")
+
+
+def collect_fn(ref: Any) -> Attempt:
+    """The outcome of a finished ``fn`` attempt."""
+    import ray
+
     try:
         ok, value, logs = ray.get(ref)
     except ray.exceptions.RayError as exc:  # the worker died, the function did not pickle...
@@ -192,7 +201,10 @@ def _register(ws: Workspace, task: Task, upstream: Mapping[str, Any]) -> tuple[A
 
 
 def _endpoint(ws: Workspace, task: Task, upstream: Mapping[str, Any]) -> tuple[Any, dict]:
-    endpoints = getattr(ws, "endpoints", None)
+    try:
+        endpoints = getattr(ws, "endpoints", None)
+    except ImportError:  # raylake.serving missing from this installation
+        endpoints = None
     refresh = getattr(endpoints, "refresh", None)
     if refresh is None:
         raise JobError(
