@@ -6,7 +6,10 @@ each (``feast serve`` runs one gunicorn worker; it is given ``--no-access-log`` 
 server does neither). Every request asks for 1 entity and 9 features from 3 feature views;
 the answers of both servers are checked to agree first. Load comes from ``hey`` (16 concurrent
 clients, a bounded request count), run against one server at a time, alternating, several
-rounds; the median round counts. Progress goes to stderr; the last stdout line is JSON.
+rounds; each server's fastest round counts (load from other work only slows rounds down), and
+the CPU time the server process tree spends per request (median) is reported beside it, a
+figure that other load on the machine hardly moves. Progress goes to stderr; the last stdout
+line is JSON.
 
     python benchmarks/features_online.py [--quick] [--requests N] [--rounds R]
 
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "helpers"))
@@ -54,7 +58,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def servers(commands: dict[str, list[str]], logs: Path) -> Iterator[None]:
+def servers(commands: dict[str, list[str]], logs: Path) -> Iterator[dict[str, int]]:
     """Start every server (url → command) side by side, wait for each ``/health``, stop after."""
     procs: dict[str, subprocess.Popen] = {}
     try:
@@ -75,7 +79,7 @@ def servers(commands: dict[str, list[str]], logs: Path) -> Iterator[None]:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"servers did not start: {sorted(waiting)}")
             time.sleep(0.2)
-        yield
+        yield {url: proc.pid for url, proc in procs.items()}
     finally:
         for proc in procs.values():
             proc.terminate()
@@ -86,8 +90,22 @@ def servers(commands: dict[str, list[str]], logs: Path) -> Iterator[None]:
                 proc.kill()
 
 
-def hey(url: str, body: Path, requests: int) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a server and its children (gunicorn's worker for feast serve)."""
+    proc = psutil.Process(pid)
+    total = 0.0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def hey(url: str, body: Path, requests: int, pid: int | None = None) -> dict[str, float]:
     """Run hey and parse its summary: requests/s, p50 and p99 latency (ms), non-200 count."""
+    cpu_before = cpu_seconds(pid) if pid else 0.0
     out = subprocess.run(
         ["hey", "-n", str(requests), "-c", str(CONCURRENCY), "-m", "POST",
          "-T", "application/json", "-D", str(body), url + URL],
@@ -98,7 +116,8 @@ def hey(url: str, body: Path, requests: int) -> dict[str, float]:
     p99 = float(re.search(r"99% in ([\d.]+) secs", out).group(1)) * 1000
     ok = sum(int(n) for n in re.findall(r"\[200\]\s+(\d+) responses", out))
     done = requests // CONCURRENCY * CONCURRENCY  # hey rounds n down to a multiple of c
-    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "failed": done - ok}
+    cpu_us = (cpu_seconds(pid) - cpu_before) / done * 1e6 if pid else 0.0
+    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "cpu_us": cpu_us, "failed": done - ok}
 
 
 def same_answers(ours: str, feast: str, features: list[str]) -> None:
@@ -120,10 +139,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="one short round (< 1 minute)")
     parser.add_argument("--requests", type=int, help="requests per hey run")
-    parser.add_argument("--rounds", type=int, help="rounds per server (median counts)")
+    parser.add_argument("--rounds", type=int, help="rounds per server (the fastest counts)")
     args = parser.parse_args()
     requests = args.requests or (2000 if args.quick else 10_000)
-    rounds = args.rounds or (1 if args.quick else 3)
+    rounds = args.rounds or (1 if args.quick else 5)
     if shutil.which("hey") is None:
         sys.exit("hey is not installed (apt-get install hey)")
 
@@ -142,7 +161,7 @@ def main() -> None:
                      "-p", str(feast_port), "--workers", "1", "--no-access-log",
                      "--max-requests", "0"]  # fmt: skip
         log("starting both servers ...")
-        with servers({ours: ours_cmd, feast: feast_cmd}, folder):
+        with servers({ours: ours_cmd, feast: feast_cmd}, folder) as pids:
             same_answers(ours, feast, features)
             for url in (ours, feast):  # warm-up: imports, plans, connections
                 hey(url, body, 400)
@@ -151,23 +170,28 @@ def main() -> None:
             order = ["raylake", "feast"]
             for r in range(rounds):
                 for name in order if r % 2 == 0 else order[::-1]:
-                    figures = hey(ours if name == "raylake" else feast, body, requests)
+                    url = ours if name == "raylake" else feast
+                    figures = hey(url, body, requests, pids[url])
                     results[name].append(figures)
                     log(f"round {r + 1} {name}: {figures}")
             load_after = os.getloadavg()
 
-    def median(name: str, key: str) -> float:
-        return statistics.median(f[key] for f in results[name])
-
-    ours_rps, feast_rps = median("raylake", "rps"), median("feast", "rps")
+    # Other engineers load this machine: load only ever slows a round down, so each server's
+    # fastest round counts. CPU per request (server process tree) is the load-robust figure.
+    best = {name: max(runs, key=lambda f: f["rps"]) for name, runs in results.items()}
+    cpu = {name: statistics.median(f["cpu_us"] for f in runs) for name, runs in results.items()}
+    ours_fig, feast_fig = best["raylake"], best["feast"]
     report = {
-        "raylake_rps": round(ours_rps, 1),
-        "feast_rps": round(feast_rps, 1),
-        "ratio": round(ours_rps / feast_rps, 2),
-        "raylake_p50_ms": round(median("raylake", "p50_ms"), 2),
-        "raylake_p99_ms": round(median("raylake", "p99_ms"), 2),
-        "feast_p50_ms": round(median("feast", "p50_ms"), 2),
-        "feast_p99_ms": round(median("feast", "p99_ms"), 2),
+        "raylake_rps": round(ours_fig["rps"], 1),
+        "feast_rps": round(feast_fig["rps"], 1),
+        "ratio": round(ours_fig["rps"] / feast_fig["rps"], 2),
+        "raylake_p50_ms": round(ours_fig["p50_ms"], 2),
+        "raylake_p99_ms": round(ours_fig["p99_ms"], 2),
+        "feast_p50_ms": round(feast_fig["p50_ms"], 2),
+        "feast_p99_ms": round(feast_fig["p99_ms"], 2),
+        "raylake_cpu_us_per_request": round(cpu["raylake"], 1),
+        "feast_cpu_us_per_request": round(cpu["feast"], 1),
+        "cpu_ratio": round(cpu["feast"] / cpu["raylake"], 2),
         "failed_requests": sum(f["failed"] for fs in results.values() for f in fs),
         "requests_per_run": requests,
         "rounds": rounds,
