@@ -57,6 +57,12 @@ _ACCEPTED: dict[ValueType, tuple[type, ...]] = {
     ValueType.DOUBLE: (int, float),
     ValueType.BOOL: (bool,),
 }
+# Entity types whose checked values map 1:1 onto one ValueProto field (the common join keys).
+_DIRECT = {
+    ValueType.INT64: "int64_val",
+    ValueType.INT32: "int32_val",
+    ValueType.STRING: "string_val",
+}
 _INT_RANGE = {ValueType.INT32: 2**31, ValueType.INT64: 2**63, ValueType.UNIX_TIMESTAMP: 2**63}
 
 
@@ -375,6 +381,9 @@ class OnlineReader:
                 raise OnlineRequestError(
                     f"entity column {column!r}: {value} is out of {kind.name} range"
                 )
+        field = _DIRECT.get(kind)
+        if field is not None:  # checked above: the proto Feast would build, built directly
+            return [ValueProto(**{field: value}) for value in values]
         try:
             return python_values_to_proto_values(list(values), kind)
         except (TypeError, ValueError, OverflowError) as exc:
