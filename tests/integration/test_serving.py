@@ -477,6 +477,32 @@ def test_missing_entity_policy_404_then_null(featured: Featured) -> None:
     assert r.json() == {"predictions": featured.expected([3, 999], [1.0, 1.0])}
 
 
+def _answered(metrics: str, endpoint: str) -> int:
+    """Requests answered with a 200, summed over versions, from the Prometheus text."""
+    prefix = f'raylake_endpoint_requests_total{{endpoint="{endpoint}"'
+    return int(
+        sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith(prefix) and 'status="200"' in line
+        )
+    )
+
+
+def test_every_answer_reaches_the_inference_table_on_a_clean_delete(featured: Featured) -> None:
+    pytest.importorskip("raylake.serving._inference_log")
+    url = featured.endpoint.invocations_url
+    with httpx.Client(timeout=30) as client:
+        for i in range(25):
+            client.post(url, json={"dataframe_records": [{"driver_id": i, "surge": 1.0}]})
+    served = _answered(httpx.get(f"{featured.endpoint.url}/metrics", timeout=30).text, FEATURED)
+    featured.ws.endpoints.delete(FEATURED)
+    table = featured.ws.table(f"main.monitoring.{FEATURED}_inferences").to_pandas()
+    assert served >= 25 and len(table) == served
+    assert set(table["model_version"]) == {featured.version}
+    assert table["features"].notna().all() and table["inputs"].str.contains("surge").all()
+
+
 def test_bad_serve_arguments_are_named_errors(served: Served) -> None:
     ws = served.ws
     with pytest.raises(InvalidArgumentError, match="sum to 100"):
