@@ -185,14 +185,22 @@ def ray_cluster(workdir: Path, nodes: int = 2, cpus_per_node: int = 3) -> Iterat
     try:
         _wait(lambda: _port_open(port), "ray head", procs[0], 120)
         for i in range(1, nodes):
-            procs.append(
-                _spawn(
+            # A joining node has a fixed 30 s to register with the GCS (ray/_private/node.py);
+            # on a busy 2-core machine that can run out, so a failed start is tried again.
+            for attempt in range(3):
+                proc = _spawn(
                     [str(BIN / "ray"), "start", f"--address={address}", *common],
                     workdir / f"ray-worker{i}.log",
                     env,
                 )
-            )
-        _wait(lambda: _alive_nodes(address, env) >= nodes, f"{nodes} Ray nodes", procs[-1], 300)
+                try:
+                    _wait(lambda i=i: _alive_nodes(address, env) > i, f"Ray node {i}", proc, 300)
+                    procs.append(proc)
+                    break
+                except RuntimeError:
+                    _stop(proc)
+                    if attempt == 2:
+                        raise
         yield address
     finally:
         for proc in reversed(procs):
