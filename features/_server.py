@@ -115,9 +115,7 @@ class _Retrieval:
     async def answer(self, body: bytes) -> tuple[int, bytes]:
         try:
             if len(body) > self.max_body:
-                raise TooManyEntitiesError(
-                    f"request body of {len(body)} bytes is over the {self.max_body} byte limit"
-                )
+                return 413, self._too_big(len(body))
             args = _parse(body)
             if self.inline:
                 result = self.reader.read(*args)
@@ -134,17 +132,28 @@ class _Retrieval:
             _log.exception("feature retrieval failed")
             return 500, _error_body(type(exc).__name__, str(exc))
 
+    def _too_big(self, size: int) -> bytes:
+        detail = f"request body of {size} bytes is over the {self.max_body} byte limit"
+        return _error_body("TooManyEntitiesError", detail)
+
     async def asgi(self, receive: Callable, send: Callable) -> int:
         """Serve the request straight from ASGI messages (no routing, no Request object)."""
         chunks = []
+        size = 0
         more = True
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return 499
-            chunks.append(message.get("body", b""))
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size <= self.max_body:  # past the limit stop buffering; answer() says 413
+                chunks.append(chunk)
             more = message.get("more_body", False)
-        status, payload = await self.answer(b"".join(chunks))
+        if size > self.max_body:
+            status, payload = 413, self._too_big(size)
+        else:
+            status, payload = await self.answer(b"".join(chunks))
         headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})

@@ -310,3 +310,11 @@ def test_reader_pickles_by_repo(reader) -> None:
     assert copy.read(["driver_stats:trips"], entities) == reader.read(
         ["driver_stats:trips"], entities
     )
+
+
+def test_http_oversized_body_is_413(client, reader) -> None:
+    padding = "x" * (1_000_000 + 1_000 * reader.max_entities + 1)
+    body = {"features": ["driver_stats:trips"], "entities": {"driver_id": [1]}, "pad": padding}
+    response = client.post(URL, json=body)
+    assert response.status_code == 413
+    assert "byte limit" in response.json()["detail"]
