@@ -259,7 +259,7 @@ class Endpoints:
         """The last ``tail`` lines of each replica's log on this node (Ray's session folder)."""
         check_endpoint_name(name)
         folder = _serve_log_folder()
-        files = sorted(folder.glob(f"replica_{name}_*.log")) if folder else []
+        files = sorted(folder.glob(f"replica_{name}_endpoint_*.log")) if folder else []
         if not files:
             raise EndpointNotFoundError(f"no replica logs of endpoint {name!r} on this node")
         out = []

@@ -121,6 +121,11 @@ def test_four_json_formats_and_csv_equal_pyfunc_predict(served: Served) -> None:
     )
     assert r.status_code == 200, r.text
     assert r.json() == {"predictions": expected}
+    # Direct ingress: each replica also answers on its own port, the same paths.
+    assert len(served.endpoint.replica_urls) == 2
+    for replica in served.endpoint.replica_urls:
+        r = httpx.post(f"{replica}/invocations", json=bodies["dataframe_records"], timeout=30)
+        assert r.json() == {"predictions": expected}
 
 
 def test_concurrent_single_rows_are_batched_and_each_gets_its_own_answer(served: Served) -> None:
@@ -171,6 +176,7 @@ def test_describe_health_metrics_and_openapi(served: Served) -> None:
     spec = httpx.get(f"{base}/openapi.json", timeout=30).json()
     assert "/invocations" in spec["paths"]
     assert httpx.get(f"{base}/docs", timeout=30).status_code == 200
+    assert "==> replica_scorer_endpoint_" in served.ws.endpoints.logs(NAME, tail=5)
 
 
 BAD = [
