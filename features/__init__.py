@@ -19,6 +19,21 @@ sources from :func:`table_source`, then use ``ws.features``::
     ws.features.apply([driver, stats])
 """
 
-from raylake.features._sources import TABLE_TAG, table_source
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from raylake.features._sources import TABLE_TAG, table_source
 
 __all__ = ["TABLE_TAG", "table_source"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: Ray workers import raylake.features._materialize for its map tasks, which need
+    # pyarrow and deltalake but not Feast (seconds of imports per worker process).
+    if name in __all__:
+        from raylake.features import _sources
+
+        return getattr(_sources, name)
+    raise AttributeError(f"module 'raylake.features' has no attribute {name!r}")

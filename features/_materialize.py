@@ -1,8 +1,9 @@
 """Materialization on Ray: Delta table (pinned version) -> latest row per entity -> online store.
 
-Why not Feast's own materialization: its file and Ray offline stores read every Parquet file in
-the table's folder, including files a Delta overwrite or merge removed, so they can serve stale
-values; they also cannot pin a table version. Here the Delta log decides which files belong to
+Why not Feast's own materialization: it cannot pin a table version (to record what the online
+store serves), runs in one process, and its Ray offline store / Ray engine read every Parquet
+file in the table's folder, including files a Delta overwrite or merge removed (its file store
+too, unless patched as in _offline_store). Here the Delta log decides which files belong to
 the version, and the work is a two-stage shuffle on Ray:
 
 1. map tasks read a share of the version's files (only the view's columns, only rows in the
@@ -11,8 +12,8 @@ the version, and the work is a two-stage shuffle on Ray:
 2. reduce tasks take one hash partition from every map task, keep the latest row per key, and
    write it to the online store through Feast's provider (``online_write_batch``).
 
-No rows pass through the driver. SQLite takes one writer at a time, so it gets one reduce
-task; Redis gets one per CPU.
+For Redis no rows pass through the driver (one reduce task per CPU). A SQLite online store is
+a file on the driver's machine with one writer at a time: the driver reduces and writes.
 """
 
 from __future__ import annotations
@@ -170,7 +171,11 @@ def run(
     end: dt.datetime | None,
     writers: int,
 ) -> int:
-    """Materialize one view from ``location`` at ``version``; returns rows written. Needs Ray."""
+    """Materialize one view from ``location`` at ``version``; returns rows written. Needs Ray.
+
+    ``writers == 0`` writes from this process: a SQLite online store is a file on the
+    driver's machine, which a Ray task on another node could not reach.
+    """
     import ray
     from deltalake import DeltaTable
 
@@ -178,15 +183,18 @@ def run(
     dtable = DeltaTable(location, version=version, storage_options=storage_options)
     n_files = len(list(dtable.to_pyarrow_dataset().get_fragments()))
     cpus = max(1, int(ray.available_resources().get("CPU", 1)))
-    maps = max(1, min(n_files, cpus * 2))
-    reader = ray.remote(num_returns=writers)(read_latest).options(num_cpus=1)
+    maps = max(1, min(n_files, cpus))
+    parts = max(1, writers)
+    reader = ray.remote(num_returns=parts)(read_latest).options(num_cpus=1)
     outputs = []
     for m in range(maps):
         ids = list(range(m, n_files, maps))
-        out = reader.remote(location, storage_options, version, ids, p, start, end, writers)
-        outputs.append(out if writers > 1 else [out])
+        out = reader.remote(location, storage_options, version, ids, p, start, end, parts)
+        outputs.append(out if parts > 1 else [out])
+    if writers == 0:
+        return write_latest(config, view, p, *ray.get([out[0] for out in outputs]))
     writer = ray.remote(write_latest).options(num_cpus=1)
-    written = [writer.remote(config, view, p, *[out[w] for out in outputs]) for w in range(writers)]
+    written = [writer.remote(config, view, p, *[out[w] for out in outputs]) for w in range(parts)]
     return sum(ray.get(written))
 
 
@@ -229,5 +237,5 @@ def writers_for(config: RepoConfig) -> int:
     import ray
 
     if config.online_store.type == "sqlite":
-        return 1  # one writer: SQLite serialises writers, and waiting ones time out
+        return 0  # the driver writes: the file is on its machine, and SQLite has one writer
     return max(1, min(8, int(ray.available_resources().get("CPU", 1))))
