@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
 from feast import Entity, FeatureStore, FeatureView
 from feast.data_source import DataSource
 from feast.errors import EntityNotFoundException, FeastError, FeatureViewNotFoundException
@@ -119,8 +120,6 @@ class Features:
         """A raylake table's location, version and schema (latest, or at ``version``)."""
         t = self.tables.get(table)
         dtable = t.delta(version)
-        import pyarrow as pa
-
         return _validate.TableSnapshot(
             t.name, t.location, dtable.version(), pa.schema(dtable.schema().to_arrow())
         )
