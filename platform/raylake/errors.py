@@ -189,3 +189,7 @@ class EndpointNotFoundError(RaylakeError, LookupError):
 
 class EndpointError(RaylakeError):
     """A serving endpoint could not be deployed, updated or deleted (e.g. Ray Serve refused it)."""
+
+
+class RunNotFoundError(RaylakeError, LookupError):
+    """No MLflow run or experiment with that id in the workspace's tracking store."""

@@ -48,4 +48,7 @@ def create_app(workspace: Workspace) -> FastAPI:
     from raylake.dashboards.web import router as dashboards
 
     app.include_router(dashboards)  # /dashboards/{name} pages, /api/dashboards
+    from raylake.web import ui
+
+    ui.install(app)  # the workspace UI pages and their /api/... JSON
     return app
