@@ -14,19 +14,26 @@ finds the other's rows; the online values of a sample of entities must be equal.
 start-up is timed on its own (``ray_start_s``), not in ``raylake_s``: a workspace keeps Ray
 up. Progress goes to stderr; the last line of stdout is JSON.
 
-    python benchmarks/features_materialize.py [--quick] [--rows N] [--entities N]
+With ``--redis`` both write into a ``redis-server`` this script starts on a free loopback
+port (raylake then writes from one Ray task per CPU; for SQLite the driver writes).
+
+    python benchmarks/features_materialize.py [--quick] [--redis] [--rows N] [--entities N]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
+import socket
+import subprocess
 import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -93,18 +100,44 @@ def sample(ws: raylake.Workspace, view: str, ids: list[int]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+@contextlib.contextmanager
+def redis_server(folder: str) -> Iterator[str]:
+    import redis
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    proc = subprocess.Popen(["redis-server", *args, "--dir", folder], stdout=subprocess.DEVNULL)
+    try:
+        client = redis.Redis(port=port)
+        for _ in range(100):
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.1)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200k rows, 20k entities")
     parser.add_argument("--rows", type=int)
     parser.add_argument("--entities", type=int)
     parser.add_argument("--runs", type=int, default=2, help="raylake runs; the fastest counts")
+    parser.add_argument("--redis", action="store_true", help="Redis online store, not SQLite")
     args = parser.parse_args()
     rows = args.rows or (200_000 if args.quick else 1_000_000)
     entities = args.entities or (20_000 if args.quick else 100_000)
 
-    with tempfile.TemporaryDirectory(prefix="raylake-bench-mat-") as home:
-        with raylake.connect(home=home) as ws:
+    with contextlib.ExitStack() as stack:
+        home = stack.enter_context(tempfile.TemporaryDirectory(prefix="raylake-bench-mat-"))
+        url = stack.enter_context(redis_server(home)) if args.redis else None
+        with raylake.connect(home=home, online_store_url=url) as ws:
             ws.catalog.create_schema("bench")
             rng = np.random.default_rng(0)
             for _ in range(4):
@@ -138,6 +171,7 @@ def main() -> None:
                 log("online values differ between raylake and Feast")
     load = os.getloadavg()
     result = {
+        "online_store": "redis" if args.redis else "sqlite",
         "rows": rows,
         "entities": entities,
         "raylake_s": round(raylake_s, 3),
