@@ -32,11 +32,20 @@ from prometheus_client import (
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from raylake.errors import OnlineRequestError, TooManyEntitiesError, UnknownFeatureError
+from raylake.errors import (
+    InvalidTokenError,
+    OnlineRequestError,
+    PermissionDeniedError,
+    RaylakeError,
+    TooManyEntitiesError,
+    UnknownFeatureError,
+)
 from raylake.features._online_reader import DEFAULT_MAX_ENTITIES, OnlineReader
 
 if TYPE_CHECKING:
     from raylake.features._api import Features
+    from raylake.features._auth import FeatureAuth
+    from raylake.governance.gate import Gate
 
 _ROUTE = "/get-online-features"
 _log = logging.getLogger(__name__)
@@ -102,21 +111,34 @@ _STATUSES: tuple[tuple[type[Exception], int], ...] = (
     (OnlineRequestError, 422),
 )
 _JSON_HEADERS = [(b"content-type", b"application/json")]
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}  # with every 401
+
+
+class _Refused(Exception):
+    """An auth refusal, answered as (status, JSON) like the other request errors."""
+
+    def __init__(self, status: int, payload: bytes) -> None:
+        self.status, self.payload = status, payload
 
 
 class _Retrieval:
     """Answers one ``/get-online-features`` body: (status, JSON bytes). Shared by both paths."""
 
-    def __init__(self, reader: OnlineReader) -> None:
+    def __init__(self, reader: OnlineReader, auth: FeatureAuth | None = None) -> None:
         self.reader = reader
         self.inline = not reader.blocking_io
         self.max_body = 1_000_000 + 1_000 * reader.max_entities
+        self.auth = auth  # None with auth off: no check at all, not even a header lookup
 
-    async def answer(self, body: bytes) -> tuple[int, bytes]:
+    async def answer(self, body: bytes, authorization: str | None = None) -> tuple[int, bytes]:
         try:
             if len(body) > self.max_body:
                 return 413, self._too_big(len(body))
+            if self.auth is not None:  # 401 before the body is even parsed
+                await self._authenticate(authorization)
             args = _parse(body)
+            if self.auth is not None:
+                await self._authorize(authorization, args[0])
             if self.inline:
                 result = self.reader.read(*args)
             else:
@@ -125,6 +147,8 @@ class _Retrieval:
         except OnlineRequestError as exc:
             code = next(code for kind, code in _STATUSES if isinstance(exc, kind))
             return code, _error_body(type(exc).__name__, str(exc))
+        except _Refused as exc:
+            return exc.status, exc.payload
         except (OSError, ConnectionError, TimeoutError) as exc:  # store unreachable (Redis)
             _log.warning("online store read failed: %s", exc)
             return 503, _error_body("OnlineStoreUnavailable", str(exc))
@@ -132,12 +156,48 @@ class _Retrieval:
             _log.exception("feature retrieval failed")
             return 500, _error_body(type(exc).__name__, str(exc))
 
+    async def _authenticate(self, authorization: str | None) -> None:
+        gate = self.auth.gate  # type: ignore[union-attr]
+        if gate.cached(authorization, "SELECT", "feature_view", ()) is None:
+            await self._gate_call(gate.authenticate, authorization)
+
+    async def _authorize(self, authorization: str | None, features: list[str] | str) -> None:
+        from raylake.features._auth import ACTION
+
+        auth = self.auth
+        views = auth.views(features)  # type: ignore[union-attr]
+        gate = auth.gate  # type: ignore[union-attr]
+        if gate.cached(authorization, "SELECT", "feature_view", views) is None:
+            await self._gate_call(
+                gate.check, authorization, ACTION, "SELECT", "feature_view", views
+            )
+
+    @staticmethod
+    async def _gate_call(fn: Callable, *args: Any) -> None:
+        # Cache misses query the catalog database (and write audit rows): off the event loop.
+        try:
+            await run_in_threadpool(fn, *args)
+        except InvalidTokenError:
+            from raylake.governance.gate import UNAUTHORIZED
+
+            raise _Refused(401, _error_body("InvalidTokenError", UNAUTHORIZED)) from None
+        except PermissionDeniedError as exc:
+            raise _Refused(403, _error_body("PermissionDeniedError", str(exc))) from None
+        except RaylakeError as exc:  # e.g. a view name governance cannot name
+            raise _Refused(422, _error_body(type(exc).__name__, str(exc))) from None
+        except Exception as exc:  # the catalog database is unreachable: not the client's fault
+            _log.warning("auth check failed: %s", exc)
+            raise _Refused(503, _error_body("AuthUnavailable", str(exc))) from None
+
     def _too_big(self, size: int) -> bytes:
         detail = f"request body of {size} bytes is over the {self.max_body} byte limit"
         return _error_body("TooManyEntitiesError", detail)
 
-    async def asgi(self, receive: Callable, send: Callable) -> int:
+    async def asgi(self, receive: Callable, send: Callable, scope: dict | None = None) -> int:
         """Serve the request straight from ASGI messages (no routing, no Request object)."""
+        authorization = None
+        if self.auth is not None and scope is not None:
+            authorization = _header(scope, b"authorization")
         chunks = []
         size = 0
         more = True
@@ -153,8 +213,10 @@ class _Retrieval:
         if size > self.max_body:
             status, payload = 413, self._too_big(size)
         else:
-            status, payload = await self.answer(b"".join(chunks))
+            status, payload = await self.answer(b"".join(chunks), authorization)
         headers = [*_JSON_HEADERS, (b"content-length", str(len(payload)).encode())]
+        if status == 401:
+            headers.append((b"www-authenticate", b"Bearer"))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
         return status
@@ -186,8 +248,9 @@ class _Metrics:
         )
         self.known = {_ROUTE, "/health", "/metrics", "/docs", "/openapi.json"}
         self._children: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
+        self._record(_ROUTE, 200, None)  # the main series exist (at 0) from the start
 
-    def _record(self, path: str, status: int, seconds: float) -> None:
+    def _record(self, path: str, status: int, seconds: float | None) -> None:
         # Labelled children are looked up once per (endpoint, status): .labels() is not free.
         label = path if path in self.known else "other"
         children = self._children.get((label, status))
@@ -198,6 +261,8 @@ class _Metrics:
                 self.errors.labels(label) if status >= 400 else None,
             )
         latency, requests, errors = children
+        if seconds is None:
+            return
         latency.observe(seconds)
         requests.inc()
         if errors is not None:
@@ -215,7 +280,7 @@ class _Metrics:
             status = [500]
             try:
                 if fast is not None and path == _ROUTE and scope["method"] == "POST":
-                    status[0] = await fast.asgi(receive, send)
+                    status[0] = await fast.asgi(receive, send, scope)
                 else:
 
                     async def send_status(message: dict) -> None:
@@ -230,10 +295,12 @@ class _Metrics:
         return wrapped
 
 
-def create_app(reader: OnlineReader) -> FastAPI:
+def create_app(reader: OnlineReader, gate: Gate | None = None) -> FastAPI:
     """The FastAPI app serving ``reader`` (docs, health, metrics and the retrieval route).
 
     :func:`with_metrics` wraps it for running (``serve`` does): metrics, plus the fast path.
+    With a ``gate`` (auth on), retrieval needs a bearer token with SELECT on every feature
+    view read (401/403 JSON); ``/health``, ``/metrics`` and the docs stay open.
     """
     app = FastAPI(
         title="raylake feature retrieval API",
@@ -242,7 +309,12 @@ def create_app(reader: OnlineReader) -> FastAPI:
         version="1",
     )
     metrics = _Metrics()
-    retrieval = _Retrieval(reader)
+    auth = None
+    if gate is not None:
+        from raylake.features._auth import FeatureAuth
+
+        auth = FeatureAuth(gate, reader)
+    retrieval = _Retrieval(reader, auth)
     app.state.metrics = metrics
     app.state.retrieval = retrieval
     app.state.reader = reader
@@ -252,6 +324,8 @@ def create_app(reader: OnlineReader) -> FastAPI:
         response_model=GetOnlineFeaturesResponse,
         responses={
             400: {"model": ErrorResponse},
+            401: {"model": ErrorResponse},
+            403: {"model": ErrorResponse},
             404: {"model": ErrorResponse},
             413: {"model": ErrorResponse},
             422: {"model": ErrorResponse},
@@ -271,8 +345,11 @@ def create_app(reader: OnlineReader) -> FastAPI:
         summary="Online feature values for entity rows (Feast feature server JSON)",
     )
     async def get_online_features(request: Request) -> Response:
-        status, payload = await retrieval.answer(await request.body())
-        return Response(payload, status_code=status, media_type="application/json")
+        status, payload = await retrieval.answer(
+            await request.body(), request.headers.get("authorization")
+        )
+        headers = _CHALLENGE if status == 401 else None
+        return Response(payload, status_code=status, media_type="application/json", headers=headers)
 
     @app.get("/health", summary="200 when the registry and the online store answer")
     async def health() -> dict[str, str]:
@@ -337,12 +414,33 @@ def with_metrics(app: FastAPI) -> Callable:
     return app.state.metrics.middleware(app, app.state.retrieval)
 
 
-def build(repo: Any, max_entities: int = DEFAULT_MAX_ENTITIES) -> Callable:
+def build(
+    repo: Any, max_entities: int = DEFAULT_MAX_ENTITIES, gate: Gate | None = None
+) -> Callable:
     """The ASGI app for a Feast repo path, a ``FeatureStore`` or an :class:`OnlineReader`."""
     reader = (
         repo if isinstance(repo, OnlineReader) else OnlineReader(repo, max_entities=max_entities)
     )
-    return with_metrics(create_app(reader))
+    return with_metrics(create_app(reader, gate))
+
+
+def gate_of(facade: Features) -> Gate | None:
+    """The workspace's auth gate for the API, or None with auth off (nothing is checked)."""
+    if not facade.settings.auth:
+        return None
+    from raylake.governance.gate import Gate
+    from raylake.governance.principals import Principals
+    from raylake.governance.tokens import Tokens
+
+    guard = facade.tables.guard
+    return Gate(guard, Tokens(guard, Principals(guard)))
+
+
+def _header(scope: dict, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
 
 
 def serve(
@@ -362,14 +460,15 @@ def serve(
         OnlineReader(facade.repo_path, max_entities=max_entities),
         host or settings.http_host,
         settings.feature_server_port if port is None else port,
+        gate=gate_of(facade),
     )
 
 
-def _config(reader: OnlineReader, host: str, port: int) -> Any:
+def _config(reader: OnlineReader, host: str, port: int, gate: Gate | None = None) -> Any:
     import uvicorn
 
     return uvicorn.Config(
-        build(reader),
+        build(reader, gate=gate),
         host=host,
         port=port,
         loop="uvloop",
@@ -380,13 +479,15 @@ def _config(reader: OnlineReader, host: str, port: int) -> Any:
     )
 
 
-def run(reader: OnlineReader, host: str = "127.0.0.1", port: int = 6566) -> None:
+def run(
+    reader: OnlineReader, host: str = "127.0.0.1", port: int = 6566, gate: Gate | None = None
+) -> None:
     """Run uvicorn (uvloop + httptools, no access log: it costs more than a read) on ``reader``."""
     import gc
 
     import uvicorn
 
-    server = uvicorn.Server(_config(reader, host, port))
+    server = uvicorn.Server(_config(reader, host, port, gate))
     # Feast's registry, protobuf and pandas leave a large heap: freezing it keeps full GC
     # passes (latency spikes under load) from walking it again and again.
     gc.collect()
@@ -401,10 +502,13 @@ def running(
     port: int = 0,
     *,
     max_entities: int = DEFAULT_MAX_ENTITIES,
+    gate: Gate | None = None,
 ) -> Iterator[str]:
     """Serve in a background thread for the ``with`` block; yields the base URL.
 
     ``port=0`` picks a free port. For notebooks, examples and tests; ``serve`` is for services.
+    A workspace's facade brings its auth gate when ``settings.auth`` is on; a bare reader
+    is served as is unless ``gate`` is given.
     """
     import threading
 
@@ -415,7 +519,8 @@ def running(
     else:
         reader = OnlineReader(facade.repo_path, max_entities=max_entities)
         default_host = facade.settings.http_host
-    server = uvicorn.Server(_config(reader, host or default_host, port))
+        gate = gate if gate is not None else gate_of(facade)
+    server = uvicorn.Server(_config(reader, host or default_host, port, gate))
     thread = threading.Thread(target=server.run, name="raylake-feature-server", daemon=True)
     thread.start()
     try:
