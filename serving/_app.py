@@ -24,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from ray import serve
 
+from raylake.errors import InvalidTokenError, PermissionDeniedError
 from raylake.serving import _protocol as protocol
 from raylake.serving._metrics import EndpointMetrics
 from raylake.serving._online import OnlineFeatures
@@ -111,6 +112,34 @@ def _writer(name: str, settings: Settings) -> Any:
         return None
 
 
+def _gate(settings: Settings) -> Any:
+    """The replica's auth gate (auth on), or None: with auth off nothing is checked."""
+    if not settings.auth:
+        return None
+    from raylake.governance.gate import Gate
+
+    return Gate.from_settings(settings)  # the workspace's catalog database, from the settings
+
+
+async def _authorize(gate: Any, name: str, request: Request) -> None:
+    """EXECUTE on endpoint ``name`` for the request's bearer token, or a 401/403 BadRequest.
+    A cached success costs a hash and two dict lookups; misses query the catalog off the loop."""
+    header = request.headers.get("authorization")
+    if gate.cached(header, "EXECUTE", "endpoint", (name,)) is not None:
+        return
+    try:
+        await asyncio.to_thread(gate.check, header, "score", "EXECUTE", "endpoint", (name,))
+    except InvalidTokenError:
+        from raylake.governance.gate import UNAUTHORIZED
+
+        raise protocol.BadRequest(UNAUTHORIZED, 401, "UNAUTHENTICATED") from None
+    except PermissionDeniedError as exc:
+        raise protocol.BadRequest(str(exc), 403, "PERMISSION_DENIED") from None
+    except Exception as exc:  # noqa: BLE001 - the catalog database is unreachable
+        log.exception("endpoint %s: auth check failed", name)
+        raise protocol.BadRequest(f"authorization unavailable: {exc}", 503, "UNAVAILABLE") from None
+
+
 @serve.deployment(name="endpoint", health_check_period_s=2, health_check_timeout_s=30)
 @serve.ingress(app)
 class ModelEndpoint:
@@ -131,9 +160,11 @@ class ModelEndpoint:
             if self._spec.features
             else None
         )
-        self._writer = _writer(name, settings)
+        self._monitoring = self._spec.monitoring
+        self._writer = _writer(name, settings) if self._monitoring else None
         self._records: list[dict[str, Any]] = []
         self._flusher: asyncio.Task | None = None
+        self._gate = _gate(settings)
 
     # -- model variants --------------------------------------------------------------------------
     async def reconfigure(self, config: dict[str, Any]) -> None:
@@ -181,6 +212,8 @@ class ModelEndpoint:
     async def invocations(self, request: Request) -> Response:
         start = time.perf_counter()
         try:
+            if self._gate is not None:
+                await _authorize(self._gate, self._name, request)
             chosen = self._pick()
             body = await _read_body(request, self._spec.max_body_bytes)
             frame, inputs, features = await self._inputs(body, request, chosen)
@@ -190,15 +223,19 @@ class ModelEndpoint:
             payload, predictions_json = protocol.encode_both(predictions)
         except protocol.BadRequest as exc:
             self._metrics.errors.labels(self._name, str(exc.status), exc.error_code).inc()
-            return _error(exc)
+            response = _error(exc)
+            if exc.status == 401:
+                response.headers["WWW-Authenticate"] = "Bearer"
+            return response
         v = chosen.variant
-        labels = (self._name, v.model, str(v.version), v.role)
-        elapsed = time.perf_counter() - start
-        self._metrics.requests.labels(*labels, "200").inc()
-        self._metrics.latency.labels(*labels).observe(elapsed)
-        self._metrics.rows.labels(*labels).inc(len(frame))
-        if self._writer is not None:
-            self._record(request, v, elapsed, inputs, features, predictions_json)
+        if self._monitoring:
+            labels = (self._name, v.model, str(v.version), v.role)
+            elapsed = time.perf_counter() - start
+            self._metrics.requests.labels(*labels, "200").inc()
+            self._metrics.latency.labels(*labels).observe(elapsed)
+            self._metrics.rows.labels(*labels).inc(len(frame))
+            if self._writer is not None:
+                self._record(request, v, elapsed, inputs, features, predictions_json)
         headers = {VERSION_HEADER: str(v.version), MODEL_HEADER: v.model, ROLE_HEADER: v.role}
         return Response(payload, media_type=protocol.JSON, headers=headers)
 
@@ -253,7 +290,8 @@ class ModelEndpoint:
         given = protocol.to_frame(protocol.parse(body, content_type, None))
         t0 = time.perf_counter()
         joined, used = await self._features.join(given, self._missing_entities)
-        self._metrics.feature_lookup.labels(self._name).observe(time.perf_counter() - t0)
+        if self._monitoring:
+            self._metrics.feature_lookup.labels(self._name).observe(time.perf_counter() - t0)
         frame = protocol.validate(joined, chosen.schema)
         return frame, protocol.rows_json(given), protocol.rows_json(used)
 
@@ -267,9 +305,10 @@ class ModelEndpoint:
             loaded = items[indexes[0]][0]
             frames = [items[i][1] for i in indexes]
             v = loaded.variant
-            self._metrics.batch_size.labels(self._name, v.model, str(v.version), v.role).observe(
-                len(frames)
-            )
+            if self._monitoring:
+                self._metrics.batch_size.labels(
+                    self._name, v.model, str(v.version), v.role
+                ).observe(len(frames))
             try:
                 batch = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
                 parts = protocol.split(loaded.model.predict(batch), [len(f) for f in frames])

@@ -32,6 +32,7 @@ from raylake.serving._spec import (
 from raylake.settings import Settings
 
 if TYPE_CHECKING:
+    from raylake.governance.guard import Guard
     from raylake.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class Endpoint:
     replicas: int = 0
     replica_urls: list[str] = field(default_factory=list)
     message: str = ""
+    monitoring: bool = True
 
     @property
     def invocations_url(self) -> str:
@@ -78,11 +80,14 @@ class Endpoints:
         models: Callable[[], ModelRegistry],
         ensure_ray: Callable[[], None],
         feature_repo: Callable[[], Any] | None = None,
+        guard: Guard | None = None,
     ) -> None:
         self._settings = settings
         self._models = models
         self._ensure_ray = ensure_ray
         self._feature_repo = feature_repo  # the Feast repo folder, only asked for when needed
+        # Privilege checks and audit (raylake.governance), used only with settings.auth on.
+        self._guard = guard if settings.auth else None
 
     # -- deploying -------------------------------------------------------------------------------
     def deploy(
@@ -98,6 +103,7 @@ class Endpoints:
         challenger: str | None = None,
         traffic: Mapping[str, float] | None = None,
         missing_entities: str = "null",
+        monitoring: bool = True,
     ) -> Endpoint:
         """Deploy (or update in place) endpoint ``name`` serving ``model``.
 
@@ -105,7 +111,9 @@ class Endpoints:
         between two versions. With ``features`` (Feast refs ``view:feature``) and
         ``entity_keys``, requests may carry only the keys and request-time columns; the
         replica reads the rest online. ``missing_entities``: ``"null"`` scores unknown
-        entities with null features, ``"404"`` refuses the request.
+        entities with null features, ``"404"`` refuses the request. ``monitoring=False``
+        writes no inference table and no per-request metrics (errors are still counted): the
+        record costs a few percent of throughput, see ``benchmarks/serving.py``.
         """
         check_endpoint_name(name)
         check_scaling(num_replicas, autoscaling, max_batch_size)
@@ -123,6 +131,8 @@ class Endpoints:
             repo = str(self._feature_repo())
         weights = traffic_weights(challenger, traffic)
         refs = {"champion": model, **({"challenger": challenger} if challenger else {})}
+        if self._guard is not None:  # before anything starts: a refusal changes nothing
+            self._authorize_deploy(name, refs.values())
         variants = [self._resolve(role, ref, weights[role]) for role, ref in refs.items()]
         self._start()
         existing = state.applications().get(name)
@@ -138,8 +148,10 @@ class Endpoints:
             autoscaling=dict(autoscaling) if autoscaling else None,
             max_batch_size=max_batch_size or DEFAULT_MAX_BATCH_SIZE,
             deploy_id=(old or {}).get("deploy_id") or uuid.uuid4().hex[:8],
+            monitoring=bool(monitoring),
         )
         self._run(spec)
+        self._audit("deploy", name, {"models": [v.uri for v in variants]})
         return self.get(name)
 
     def refresh(self, name: str) -> Endpoint:
@@ -149,10 +161,34 @@ class Endpoints:
         loads the new version, then swaps it in; requests never meet a replica without one.
         """
         spec = self._spec(name)
+        if self._guard is not None:
+            self._guard.require("refresh", "MANAGE", "endpoint", name)
         variants = [self._resolve(v.role, v.ref, v.weight) for v in spec.variants]
         if variants != list(spec.variants):
             self._run(spec.with_variants(variants))
+            self._audit("refresh", name, {"models": [v.uri for v in variants]})
         return self.get(name)
+
+    # -- governance (checks and audit only with settings.auth on) -------------------------------
+    def _authorize_deploy(self, name: str, refs: Any) -> None:
+        """Replacing an endpoint needs MANAGE on it; a new one CREATE where it lives (catalog
+        ``main`` for a plain name, as governance places endpoints); both need SELECT on the
+        models served."""
+        from raylake.governance.securables import Privilege, securable
+
+        guard = self._guard
+        assert guard is not None
+        sec = securable("endpoint", name)
+        if self._connected() and name in state.applications():
+            guard.check("deploy", Privilege.MANAGE, sec)
+        else:
+            guard.check("deploy", Privilege.CREATE, sec.parents[0], detail={"endpoint": name})
+        for ref in refs:
+            guard.require("deploy", "SELECT", "model", ModelRef.parse(ref).name)
+
+    def _audit(self, action: str, name: str, detail: dict[str, Any] | None = None) -> None:
+        if self._guard is not None:
+            self._guard.event(action, "endpoint", name, detail=detail)
 
     def _resolve(self, role: str, ref: str, weight: float) -> Variant:
         parsed = ModelRef.parse(ref)
@@ -242,6 +278,7 @@ class Endpoints:
             replicas=len(running),
             replica_urls=[f"http://{host}:{p}{state.ROUTE_PREFIX}{name}" for p in ports],
             message=str(app.get("message") or ""),
+            monitoring=spec.monitoring,
         )
 
     # -- removing --------------------------------------------------------------------------------
@@ -250,9 +287,12 @@ class Endpoints:
         from ray import serve
 
         spec = self._spec(name)
+        if self._guard is not None:
+            self._guard.require("delete", "MANAGE", "endpoint", name)
         serve.delete(name)
         _close_writer(name)
         remove_metrics(name, spec.deploy_id)
+        self._audit("delete", name)
 
     # -- logs ------------------------------------------------------------------------------------
     def logs(self, name: str, tail: int = 100) -> str:

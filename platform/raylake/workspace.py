@@ -191,7 +191,11 @@ class Workspace:
         from raylake.serving import Endpoints  # imports Ray Serve: only when used
 
         return Endpoints(
-            self.settings, lambda: self.models, self.ray, lambda: self.features.repo_path
+            self.settings,
+            lambda: self.models,
+            self.ray,
+            lambda: self.features.repo_path,
+            guard=self.guard,
         )
 
     def serve(
@@ -207,9 +211,11 @@ class Workspace:
         challenger: str | None = None,
         traffic: Mapping[str, float] | None = None,
         missing_entities: str = "null",
+        monitoring: bool = True,
     ) -> Endpoint:
         """Deploy a registry model as ``POST /endpoints/<name>/invocations`` (see
-        ``raylake.serving``); ``challenger`` + ``traffic`` split requests between versions."""
+        ``raylake.serving``); ``challenger`` + ``traffic`` split requests between versions;
+        ``monitoring=False`` skips the inference table and per-request metrics."""
         return self.endpoints.deploy(
             name,
             model,
@@ -221,6 +227,7 @@ class Workspace:
             challenger=challenger,
             traffic=traffic,
             missing_entities=missing_entities,
+            monitoring=monitoring,
         )
 
     def monitor(self, name: str) -> Monitor:
