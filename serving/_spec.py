@@ -91,6 +91,9 @@ class EndpointSpec:
     batch_wait_s: float = DEFAULT_BATCH_WAIT_S
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     deploy_id: str = ""  # fixed at first deploy: names the metrics folder
+    # False: no inference table rows and no per-request Prometheus samples (errors are still
+    # counted). For endpoints where the monitoring cost matters more than the record.
+    monitoring: bool = True
 
     def code_version(self) -> str:
         """Serve's deployment version: everything except the variants.
