@@ -9,8 +9,11 @@ client does not eat the Python servers' CPU) with 16 concurrent clients:
 * raylake through Serve's proxy: the stable URL ``/endpoints/<name>/invocations``;
 * baseline: ``mlflow models serve --env-manager local`` (uvicorn, one worker).
 
-Plus one client alone against raylake direct (``single_client_p50_ms``). Every answer must be
-a 200. Progress goes to stderr; the last stdout line is a JSON object.
+Plus one client alone against raylake direct (``single_client_p50_ms``), and the monitoring
+cost: the same endpoint deployed with ``monitoring=False`` (no inference table, no per-request
+metrics) against the one with both on, alternating rounds (``monitoring_ratio`` = on / off
+requests/s, goal >= 0.95). Every answer must be a 200. Progress goes to stderr; the last
+stdout line is a JSON object.
 
     python benchmarks/serving.py [--quick] [--requests N]
 """
@@ -124,6 +127,66 @@ def wait_ready(url: str, timeout: float = 180) -> None:
     raise RuntimeError(f"{url} did not come up in {timeout} s")
 
 
+def writer_pids(endpoint: str) -> list[int]:
+    """The process of the endpoint's inference table writer actor, if it runs."""
+    from ray.util.state import list_actors
+
+    from raylake.serving._inference_log import actor_name
+
+    actors = list_actors(filters=[("name", "=", actor_name(endpoint)), ("state", "=", "ALIVE")])
+    return [a.pid for a in actors if a.pid]
+
+
+def monitoring_cost(
+    ws: Any,
+    version: int,
+    body: Path,
+    requests: int,
+    rounds: int,
+    figures: dict[str, dict[str, float]],
+) -> dict[str, float]:
+    """The same endpoint with the inference table and per-request metrics off
+    (``monitoring=False``) against "bench" (on), alternating rounds of 16 clients on each
+    replica's own port; each side's fastest round counts (other load only slows rounds).
+    CPU per request counts the replica and, for "on", the inference writer actor."""
+    from raylake.serving import _serve_state
+
+    off = ws.serve("bench_off", model=f"models:/{MODEL}/{version}", max_batch_size=32,
+                   monitoring=False)  # fmt: skip
+    urls = {"on": ws.endpoints.get("bench"), "off": off}
+    urls = {
+        k: f"{e.replica_urls[0]}/invocations" if e.replica_urls else e.invocations_url
+        for k, e in urls.items()
+    }
+    apps = _serve_state.applications()
+    pids = {
+        k: [r["pid"] for r in _serve_state.replicas(apps[name])]
+        for k, name in (("on", "bench"), ("off", "bench_off"))
+    }
+    pids["on"] += writer_pids("bench")  # the Delta commits are part of the monitoring cost
+    hey(urls["off"], body, max(200, requests // 10), 16)  # warm-up (on is warm already)
+    rounds: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
+    for r in range(rounds):
+        for side in ("off", "on") if r % 2 == 0 else ("on", "off"):
+            before = cpu_seconds(pids[side])
+            run = hey(urls[side], body, requests, 16)
+            run["cpu_ms_per_request"] = round(
+                (cpu_seconds(pids[side]) - before) * 1000 / requests, 3
+            )
+            rounds[side].append(run)
+            log(f"monitoring {side}, round {r + 1}: {run} (load {load_average()})")
+    ws.endpoints.delete("bench_off")
+    best = {side: max(runs, key=lambda f: f["rps"]) for side, runs in rounds.items()}
+    figures["monitoring_off"], figures["monitoring_on"] = best["off"], best["on"]
+    return {
+        "monitoring_on_rps": best["on"]["rps"],
+        "monitoring_off_rps": best["off"]["rps"],
+        "monitoring_ratio": round(best["on"]["rps"] / best["off"]["rps"], 3),
+        "monitoring_on_cpu_ms_per_request": best["on"]["cpu_ms_per_request"],
+        "monitoring_off_cpu_ms_per_request": best["off"]["cpu_ms_per_request"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer requests (< 1 min)")
@@ -210,6 +273,9 @@ def main() -> None:
             fast = direct or endpoint.invocations_url
             single = hey(fast, body, max(300, requests // 5), 1)
             log(f"raylake single client: {single}")
+            monitoring = monitoring_cost(
+                ws, version, body, requests, 2 if args.quick else 3, figures
+            )
             ws.endpoints.delete("bench")
     finally:
         if baseline is not None:
@@ -234,6 +300,7 @@ def main() -> None:
         "single_client_p50_ms": single["p50_ms"],
         "raylake_cpu_ms_per_request": best.get("cpu_ms_per_request"),
         "mlflow_cpu_ms_per_request": figures["mlflow"].get("cpu_ms_per_request"),
+        **monitoring,
         "errors": sum(f["errors"] for f in figures.values()) + single["errors"],
         "load_average": load_average(),
         "seconds": round(time.monotonic() - started, 1),

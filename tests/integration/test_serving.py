@@ -587,3 +587,26 @@ def test_delete_removes_the_endpoint(served: Served) -> None:
     with pytest.raises(httpx.HTTPError):
         r = httpx.post(served.url, json={"dataframe_records": []}, timeout=10)
         r.raise_for_status()
+
+
+def test_monitoring_off_scores_without_inference_table_or_request_metrics(served: Served) -> None:
+    """``monitoring=False`` (for the cost benchmark): same answers, errors still counted, no
+    per-request samples, no inference table."""
+    from raylake.errors import TableNotFoundError
+
+    ws, name = served.ws, "scorer_quiet"
+    quiet = ws.serve(name, model=f"models:/{MODEL}/{served.v1}", monitoring=False)
+    assert quiet.monitoring is False
+    body = {"dataframe_split": served.rows.to_dict(orient="split")}
+    with httpx.Client(timeout=30) as client:
+        answers = [client.post(quiet.invocations_url, json=body) for _ in range(5)]
+        bad = client.post(quiet.invocations_url, json={"dataframe_records": [{"x1": 1.0}]})
+        metrics = client.get(f"{quiet.url}/metrics").text
+    expected = {"predictions": _pyfunc(ws, served.v1, served.rows)}
+    assert all(r.status_code == 200 and r.json() == expected for r in answers)
+    assert 400 <= bad.status_code < 500, bad.text
+    assert f'raylake_endpoint_errors_total{{endpoint="{name}"' in metrics
+    assert f'raylake_endpoint_requests_total{{endpoint="{name}"' not in metrics
+    ws.endpoints.delete(name)
+    with pytest.raises(TableNotFoundError):
+        ws.table(f"main.monitoring.{name}_inferences")
