@@ -57,7 +57,7 @@ class Demo:
 
 
 def _chain(ws: raylake.Workspace, schema: str) -> tuple[str, str, int]:
-    """The demo chain, small: 120 driver rows, one view, a 2-trial sweep, one model."""
+    """The demo chain, small: 120 driver rows, one view, a 1-trial sweep, one model."""
     from feast import Entity, FeatureView, Field
     from feast.types import Float64, Int64
     from feast.value_type import ValueType
@@ -94,7 +94,7 @@ def _chain(ws: raylake.Workspace, schema: str) -> tuple[str, str, int]:
     training.write(f"main.{schema}.train")
     swept = ws.sweep(
         train,
-        {"C": tune.grid_search([0.1, 1.0])},
+        {"C": tune.grid_search([1.0])},
         metric="accuracy",
         experiment=f"{schema}-sweep",
         data=f"main.{schema}.train",
@@ -207,7 +207,7 @@ def test_every_page_loads_without_console_errors(demo: Demo, browser: Any) -> No
     page = tab.open("/experiments", "experiments")
     page.get_by_text(f"{demo.schema}-sweep").click()
     page.wait_for_load_state("networkidle")
-    assert page.locator("#runs tr").count() >= 3  # the sweep run and its two trials
+    assert page.locator("#runs tr").count() >= 3  # header, the sweep run and its trial
     page.locator("#runs a").first.click()
     page.wait_for_load_state("networkidle")
     page.screenshot(path=str(ARTIFACTS / "run.png"), full_page=True)
@@ -218,14 +218,20 @@ def test_every_page_loads_without_console_errors(demo: Demo, browser: Any) -> No
 
 def test_lineage_graph_draws_the_demo_chain(demo: Demo, browser: Any) -> None:
     tab = Page(browser, demo.base)
-    page = tab.open("/lineage", "lineage")
+    whole = tab.open("/lineage", "lineage")  # the session's whole workspace (other tests' too)
+    assert whole.locator("svg#lineage-graph g.node").count() >= 7
+    # Downstream of the demo's table: every step of the chain, versions on the boxes.
+    page = tab.open(f"/lineage?node=main.{demo.schema}.drivers", "lineage-demo")
     nodes = page.locator("svg#lineage-graph g.node")
-    kinds = {nodes.nth(i).get_attribute("data-kind") for i in range(nodes.count())}
-    assert {"table", "feature_view", "training_set", "run", "model", "endpoint"} <= kinds
+    kinds = nodes.evaluate_all("ns => ns.map(n => n.dataset.kind)")
+    assert {"table", "feature_view", "training_set", "run", "model", "endpoint"} <= set(kinds)
+    assert kinds.count("run") == 2  # the sweep run and its best trial
     model = page.locator(f'g.node[data-name="{demo.model}"][data-version="{demo.version}"]')
     assert model.count() == 1 and model.bounding_box()["width"] > 100  # drawn, not hidden
+    assert f"churn v{demo.version}" in model.text_content()
     assert page.locator(f'g.node[data-kind="endpoint"][data-name="{ENDPOINT}"]').count() == 1
-    assert page.locator("svg#lineage-graph path.edge").count() >= 6
+    # table -> view -> training set (+ table -> set) -> sweep -> trial -> model -> endpoint
+    assert page.locator("svg#lineage-graph path.edge").count() == 7
     # Around the model: its whole upstream back to the table version, and its endpoint.
     page = tab.open(f"/lineage?node={demo.model}", "lineage-model")
     names = page.locator("g.node").evaluate_all("ns => ns.map(n => n.dataset.name)")

@@ -28,7 +28,7 @@ def _chain(ws: raylake.Workspace) -> None:
     chain = [
         ("main.sales.orders", 1, "feature_views:/order_stats", None, "table", "feature_view"),
         ("feature_views:/order_stats", None, "main.sales.train", 0, "feature_view", "training_set"),
-        ("main.sales.train", 0, "runs:/sweep0001", None, "training_set", "run"),
+        ("main.sales.train", 0, "runs:/sweep0001", None, "table", "run"),  # as training does
         ("runs:/sweep0001", None, "runs:/trial0001", None, "run", "run"),
         ("runs:/trial0001", None, "main.models.churn", 1, "run", "model"),
     ]
@@ -88,6 +88,7 @@ def test_lineage_graph_shows_the_chain_with_versions(client: TestClient) -> None
     assert {"source": "runs:/trial0001", "target": "main.models.churn@v1"} in graph["edges"]
     kinds = {n["id"]: n["kind"] for n in graph["nodes"]}
     assert kinds["main.models.churn@v1"] == "model" and kinds["runs:/sweep0001"] == "run"
+    assert kinds["main.sales.train@v0"] == "training_set"  # the more specific kind wins
     page = client.get("/lineage").text
     assert page.count('class="node"') == len(ids) and page.count('class="edge"') == 5
     assert 'data-name="main.models.churn" data-version="1"' in page
@@ -155,7 +156,8 @@ def test_models_and_experiments_from_mlflow(local_ws: raylake.Workspace) -> None
     models = c.get("/models").text
     assert 'href="/models/main.models.churn"' in models and "@champion → v1" in models
     page = c.get("/models/churn").text
-    assert 'id="versions"' in page and "@champion" in page and 'class="node"' in page
+    assert '<span class="tag">@champion</span>' in page.split('id="versions"')[1]
+    assert 'class="node"' in page
     assert [v["version"] for v in c.get("/api/models/churn").json()["versions"]] == [1]
     assert f'href="/experiments/{exp_id}">churn-sweep' in c.get("/experiments").text
     runs = c.get(f"/experiments/{exp_id}").text

@@ -15,8 +15,9 @@ from typing import Any
 
 from raylake.catalog.records import LineageEdge
 
-NODE_W, NODE_H = 210, 46
-GAP_X, GAP_Y = 70, 22
+NODE_W, NODE_H = 190, 46
+GAP_X, GAP_Y = 48, 22
+TOP = 40  # room for edges that arc over the first row
 MAX_NODES = 400  # past this the page says the graph was cut (a focused view still works)
 
 Key = tuple[str, int | None]
@@ -31,6 +32,9 @@ KIND_COLORS = {
     "model": "#ef4444",
     "endpoint": "#111827",
 }
+
+# When edges disagree on a node's kind, the more specific one wins.
+_RANK = {"table": 0, "training_set": 1}
 
 _PREFIXES = {"runs:/": "run", "feature_views:/": "feature_view", "online_store:/": "online_store"}
 
@@ -66,7 +70,10 @@ class Graph:
     def add(self, source: Node, target: Node) -> None:
         for node in (source, target):
             key = (node.name, node.version)
-            if key not in self.nodes:
+            known = self.nodes.get(key)
+            if known is not None and _RANK.get(node.kind, 0) > _RANK.get(known.kind, 0):
+                self.nodes[key] = node  # e.g. a training set read back as a plain table
+            if known is None:
                 if len(self.nodes) >= MAX_NODES:
                     self.truncated = True
                     return
@@ -189,9 +196,9 @@ def layout(graph: Graph) -> None:
             node = graph.nodes[key]
             node.layer = col
             node.x = 10 + col * (NODE_W + GAP_X)
-            node.y = 10 + offset + i * (NODE_H + GAP_Y)
+            node.y = TOP + offset + i * (NODE_H + GAP_Y)
     graph.width = 20 + (max(columns, default=0) + 1) * (NODE_W + GAP_X)
-    graph.height = 20 + tallest * (NODE_H + GAP_Y)
+    graph.height = TOP + 10 + tallest * (NODE_H + GAP_Y)
 
 
 def edge_path(graph: Graph, source: Key, target: Key) -> str:
@@ -205,5 +212,11 @@ def edge_path(graph: Graph, source: Key, target: Key) -> str:
         )
     x1, y1 = s.x + NODE_W, s.y + NODE_H / 2
     x2, y2 = t.x, t.y + NODE_H / 2
+    if t.layer - s.layer > 1:  # skips a column: arc over the boxes between, not through them
+        lift = NODE_H / 2 + GAP_Y / 2 + 4
+        return (
+            f"M{x1},{y1} C{x1 + 40},{y1 - lift} {x1 + 40},{min(y1, y2) - lift} "
+            f"{(x1 + x2) / 2},{min(y1, y2) - lift} S{x2 - 40},{y2 - lift} {x2},{y2}"
+        )
     mid = (x1 + x2) / 2
     return f"M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}"

@@ -176,6 +176,9 @@ def model(name: str, request: Request, ws: Ws, who: Who) -> HTMLResponse:
     info = next((m for m in ws.models.list(full.rsplit(".", 1)[0]) if m.name == full), None)
     graph = _data.lineage_graph(ws, full)
     serving = [e for e in _data.endpoints(ws) if any(v.model == full for v in e.models)]
+    aliases: dict[int, list[str]] = {}
+    for alias, number in sorted((info.aliases if info else {}).items()):
+        aliases.setdefault(int(number), []).append(alias)
     return render(
         request,
         "model.html",
@@ -183,6 +186,7 @@ def model(name: str, request: Request, ws: Ws, who: Who) -> HTMLResponse:
         name=full,
         info=info,
         versions=versions,
+        aliases=aliases,
         serving=serving,
         **_svg(graph),
     )
