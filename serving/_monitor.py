@@ -389,7 +389,7 @@ class Monitor:
         columns = [c for c in recent.columns if c in base.columns and c != PREDICTION]
         try:
             model = self._models().load(model_name, model_version)
-            scored = model.predict(base[columns])
+            scored = model.predict(_floats_as_signed(base[columns], model))
         except Exception as exc:  # any MLflow/model failure: report inputs drift anyway
             log.warning(
                 "could not score the baseline with %s v%s: %s", model_name, model_version, exc
@@ -459,6 +459,25 @@ def _flatten_prediction(value: Any) -> dict[str, Any]:
     if isinstance(value, list):
         return {f"{PREDICTION}[{i}]": v for i, v in enumerate(value)}
     return {PREDICTION: value}
+
+
+def _floats_as_signed(frame: pd.DataFrame, model: Any) -> pd.DataFrame:
+    """Integer columns the model's signature declares double/float, as floats. A table keeps
+    counts as integers while the model was trained on them as floats, and MLflow refuses the
+    int64 -> double cast (unsafe for huge values), which would skip prediction drift."""
+    from mlflow.types import DataType
+
+    schema = model.metadata.get_input_schema()
+    if schema is None or not schema.has_input_names():
+        return frame
+    wanted = {spec.name: spec.type for spec in schema.inputs}
+    floats = [
+        c
+        for c in frame.columns
+        if wanted.get(c) in (DataType.double, DataType.float)
+        and pd.api.types.is_integer_dtype(frame[c].dtype)
+    ]
+    return frame.astype({c: "float64" for c in floats}) if floats else frame
 
 
 def _expand(rows: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
