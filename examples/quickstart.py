@@ -142,20 +142,83 @@ def feature_store(ws: raylake.Workspace) -> None:
     assert served["rides"]["values"] == online["rides"], "HTTP answers what ws.features.online does"
 
 
-def serve_champion(ws: raylake.Workspace, model: str, rows: Any) -> None:
-    """An endpoint for the @champion alias, one request in MLflow's scoring format, delete."""
+def serve_champion(ws: raylake.Workspace, model: str, gold: Any) -> None:
+    """The @champion behind an endpoint that reads driver features online, a challenger on
+    10% of traffic promoted under load, the endpoint's metrics, then a drift report."""
+    import threading
+
     import httpx
 
-    endpoint = ws.serve("high_fare", model=f"models:/{model}@champion")
-    answer = httpx.post(
-        endpoint.invocations_url,
-        json={"dataframe_split": rows.to_dict(orient="split")},
-        timeout=60,
+    # Requests carry a driver id plus the day's rides and avg_duration_min (known at request
+    # time); the replica reads total_km and avg_rating from the online store itself: one hop.
+    # (rides is Int64 in the store and the model wants doubles, which MLflow will not cast.)
+    request_columns = ["rides", "avg_duration_min"]
+    online = [f for f in FEATURES if f not in request_columns]
+    challenger = ws.models.register(ws.models.get(model, "champion").source, model).version
+    ws.models.set_alias(model, "challenger", challenger)  # in practice: a retrained model
+    endpoint = ws.serve(
+        "high_fare",
+        model=f"models:/{model}@champion",
+        features=[f"driver_daily:{f}" for f in online],
+        entity_keys=["driver_id"],
+        challenger=f"models:/{model}@challenger",
+        traffic={"champion": 90, "challenger": 10},
     )
-    console.print(f"POST {endpoint.invocations_url} -> {answer.status_code}", markup=False)
-    version = answer.headers.get("X-Raylake-Model-Version")
-    console.print(f"model version {version} answered {answer.json()}", markup=False)
-    ws.endpoints.delete("high_fare")
+    url = endpoint.invocations_url
+    console.print(f"endpoint {url}: @champion v{endpoint.version} 90%, v{challenger} 10%")
+    latest = gold.sort_values("event_ts").drop_duplicates("driver_id", keep="last")
+    rows = [
+        {"driver_id": int(r.driver_id), **{c: float(getattr(r, c)) for c in request_columns}}
+        for r in latest.itertuples()
+    ]
+    first = httpx.post(url, json={"dataframe_records": rows[:3]}, timeout=60)
+    console.print(f"POST {rows[:3]} -> {first.json()}", markup=False)
+    expected = ws.models.load(model, "champion").predict(latest[FEATURES][:3].astype("float64"))
+    assert first.json()["predictions"] == [int(p) for p in expected], "online = offline features"
+
+    # Traffic while the alias moves: promotion reconfigures the running replica in place.
+    answered: dict[str, int] = {}
+    failed: list[int] = []
+    stop = threading.Event()
+
+    def traffic(jam: float) -> None:  # jam > 1: slower rides than in training, for drift
+        with httpx.Client(timeout=60) as client:
+            i = 0
+            while not stop.is_set():
+                row = rows[i % len(rows)]
+                row = {**row, "avg_duration_min": row["avg_duration_min"] * jam}
+                r = client.post(url, json={"dataframe_records": [row]})
+                if r.status_code == 200:
+                    version = r.headers["X-Raylake-Model-Version"]
+                    answered[version] = answered.get(version, 0) + 1
+                else:
+                    failed.append(r.status_code)
+                i += 1
+
+    sender = threading.Thread(target=traffic, args=(1.6,))
+    sender.start()
+    time.sleep(2)
+    ws.models.set_alias(model, "champion", challenger)
+    promoted = ws.endpoints.refresh("high_fare")
+    time.sleep(1)
+    stop.set()
+    sender.join()
+    console.print(
+        f"promoted v{challenger} to @champion under load: answers by version {answered}, "
+        f"{len(failed)} failed; now serving v{promoted.version}"
+    )
+    metrics = httpx.get(f"{endpoint.url}/metrics", timeout=60).text
+    for line in metrics.splitlines():
+        if line.startswith(
+            ("raylake_endpoint_requests_total", "raylake_endpoint_feature_lookup_seconds_count")
+        ):
+            console.print(line, markup=False)
+    ws.endpoints.delete("high_fare")  # the replica hands its last inference records over
+
+    report = ws.monitor("high_fare").drift_report(window="1h")
+    inferences = f"main.monitoring.high_fare_inferences ({report.n_recent} rows)"
+    console.print(f"drift of {inferences} vs {report.baseline}: drifted {report.drifted}")
+    console.print(f"drift report: {report.html_path}", markup=False)
 
 
 def main() -> None:
@@ -231,8 +294,8 @@ def main() -> None:
         show_lineage(ws, "gold.driver_daily_stats")
         show_lineage(ws, model)
 
-        console.rule("8. serve the champion on Ray Serve and score over HTTP")
-        serve_champion(ws, model, sample[FEATURES].astype("float64"))
+        console.rule("8. serve the champion with online features, promote, monitor")
+        serve_champion(ws, model, gold.to_pandas())
     console.rule(f"done in {time.time() - started:.0f} s")
 
 
