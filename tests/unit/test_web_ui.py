@@ -162,6 +162,9 @@ def test_models_and_experiments_from_mlflow(local_ws: raylake.Workspace) -> None
     assert f'href="/experiments/{exp_id}">churn-sweep' in c.get("/experiments").text
     runs = c.get(f"/experiments/{exp_id}").text
     assert "trial-a" in runs and "0.3" in runs
+    node = f"runs:/{run.info.run_id}"
+    local_ws._store.add_edge(node, None, "main.models.churn", 1, None, "run", "model")
+    assert "run trial-a" in c.get("/lineage", params={"node": node}).text  # MLflow's run name
     run_page = c.get(f"/runs/{run.info.run_id}").text
     assert "C" in run_page and "plotly-graph-div" in run_page  # the loss curve
     assert "/dashboards/_static/plotly.min.js" in run_page and "cdn" not in run_page.lower()

@@ -113,12 +113,33 @@ def lineage_graph(ws: Workspace, node: str | None = None) -> _graph.Graph:
         names.add(node)
     serving = [s for s in serving_edges(ws) if s[1] in names or s[0] == node]
     graph = _graph.build(edges, serving)
+    _name_runs(ws, graph)
     if node and not graph.nodes:  # a table with no lineage yet: show it alone
         graph = _graph.build([], [])
         single = _graph.make_node(lin.name, None, "table")
         graph.nodes[(single.name, None)] = single
         _graph.layout(graph)
     return graph
+
+
+def _name_runs(ws: Workspace, graph: _graph.Graph) -> None:
+    """Label run nodes with their MLflow run names (one search for all of them)."""
+    runs = {n.name.removeprefix("runs:/"): n for n in graph.nodes.values() if n.kind == "run"}
+    if not runs:
+        return
+    try:
+        from mlflow import MlflowClient
+
+        client = MlflowClient(ws.settings.mlflow_tracking_uri)
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        quoted = ", ".join(f"'{r}'" for r in runs if r.isalnum())
+        found = client.search_runs(experiments, f"attributes.run_id IN ({quoted})")
+    except Exception:  # noqa: BLE001 - ids are labels enough when MLflow cannot answer
+        return
+    for run in found:
+        node = runs.get(run.info.run_id)
+        if node is not None and run.info.run_name:
+            node.label = f"run {run.info.run_name}"
 
 
 def _known(ws: Workspace, name: str) -> bool:
