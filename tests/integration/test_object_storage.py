@@ -63,3 +63,21 @@ def test_merge_of_spark_data_on_object_storage(s3_ws: raylake.Workspace):
     got = s3_ws.table(name).to_pandas().sort_values("id").reset_index(drop=True)
     assert list(got["id"]) == [0, 1, 2, 3, 4, 5]
     assert list(got["x"]) == [0.0, 0.5, 1.0, 30.0, 40.0, 50.0]
+
+
+def test_pipeline_with_expectations_writes_to_object_storage(s3_ws: raylake.Workspace):
+    """Expectation counts survive the Spark -> Ray hand-off used for object storage."""
+    s3_ws.write_table(
+        "main.default.raw", pd.DataFrame({"k": [1, 2, 3, 4], "v": [1.0, -1.0, 3.0, -4.0]})
+    )
+    clean = raylake.Pipeline(
+        name="clean_to_s3",
+        target="main.default.clean",
+        inputs={"raw": raylake.TableInput("main.default.raw", incremental=True)},
+        transform=lambda raw: raw,
+        expectations=[raylake.expect_or_drop("positive", "v > 0")],
+    )
+    run = s3_ws.run_pipeline(clean)
+    assert (run.status, run.rows_in, run.rows_out) == ("SUCCEEDED", 4, 2)
+    assert run.dropped == {"positive": 2}
+    assert sorted(s3_ws.table("main.default.clean").to_pandas()["k"]) == [1, 3]

@@ -67,4 +67,4 @@ def read_table(spark: SparkSession, table: Table, part: TableSlice) -> DataFrame
                 f"{part.version} (not append-only): read it in full instead"
             )
         files = sorted(now - before)
-    return spark_io.read(spark, files, schema)
+    return spark_io.read(spark, files, schema, table.storage_options)

@@ -7,7 +7,7 @@ the driver or Ray's object store.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -50,9 +50,15 @@ def write_parquet(
 
         from raylake.tables import ray_io
 
-        ray_io.write_parquet(
-            ray.data.from_spark(conform(df, target)), target, folder_uri, storage_options
-        )
+        # RayDP hands partitions over with an RDD job, and Spark completes an Observation (the
+        # pipelines' expectation counts) only on a Dataset action: count the cached rows first.
+        conformed = conform(df, target).persist()
+        try:
+            conformed.count()
+            dataset = ray.data.from_spark(conformed)
+            ray_io.write_parquet(dataset, target, folder_uri, storage_options)
+        finally:
+            conformed.unpersist()
         return
     conform(df, target).write.mode("errorifexists").parquet(_spark_uri(folder_uri))
     if storage.is_local(folder_uri):
@@ -63,19 +69,23 @@ def write_parquet(
                 junk.unlink()
 
 
-def read(spark: SparkSession, file_uris: list[str], schema: pa.Schema) -> DataFrame:
+def read(
+    spark: SparkSession,
+    file_uris: list[str],
+    schema: pa.Schema,
+    storage_options: dict[str, str] | None = None,
+) -> DataFrame:
     """A DataFrame over exactly these Parquet files (older files lacking new columns read null)."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    if file_uris and not all(storage.is_local(uri) for uri in file_uris):
-        raise ValueError("Spark reads object-store tables through Ray: use read_via_ray")
-
-    spark_schema = from_arrow_schema(schema)
     if not file_uris:
-        return spark.createDataFrame([], spark_schema)
+        return spark.createDataFrame([], from_arrow_schema(schema))
+    if not storage.is_local(file_uris[0]):
+        # No object-store connector in Spark here: Ray tasks read the files, Spark gets blocks.
+        import ray.data
+
+        fs, _ = storage.filesystem(file_uris[0], storage_options)
+        paths = [storage.filesystem(uri, storage_options)[1] for uri in file_uris]
+        return ray.data.read_parquet(paths, filesystem=fs, schema=schema).to_spark(spark)
+    spark_schema = from_arrow_schema(schema)
     return spark.read.schema(spark_schema).parquet(*[_spark_uri(u) for u in file_uris])
-
-
-def read_via_ray(spark: SparkSession, dataset: Any) -> DataFrame:
-    """A DataFrame over an object-store table: Ray tasks read the files, Spark gets the blocks."""
-    return dataset.to_spark(spark)

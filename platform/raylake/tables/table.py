@@ -13,7 +13,7 @@ from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 
 from raylake.errors import CommitConflictError, InvalidArgumentError, VersionNotFoundError
-from raylake.tables import spark_io, storage
+from raylake.tables import spark_io
 from raylake.tables.writer import COMMIT_ID_KEY, ROWS_KEY, read_commit_info
 
 if TYPE_CHECKING:
@@ -168,16 +168,16 @@ class Table:
 
     def to_spark(self, version: int | None = None, timestamp: Any = None) -> DataFrame:
         dtable = self._delta(version, timestamp)
-        if not storage.is_local(self.location):
-            from raylake.tables import ray_io
-
-            dataset = ray_io.read(self.location, dtable.version(), self._storage_options)
-            return spark_io.read_via_ray(self._spark(), dataset)
         schema = pa.schema(dtable.schema().to_arrow())
-        return spark_io.read(self._spark(), dtable.file_uris(), schema)
+        return spark_io.read(self._spark(), dtable.file_uris(), schema, self._storage_options)
 
     def files(self, version: int | None = None) -> list[str]:
         return self._delta(version).file_uris()
+
+    @property
+    def storage_options(self) -> dict[str, str] | None:
+        """The delta-rs options for this table's storage (object-store credentials)."""
+        return self._storage_options
 
     # -- history and maintenance ---------------------------------------------------------------
     def history(self, limit: int | None = None) -> list[HistoryEntry]:
