@@ -35,12 +35,13 @@ java:
 	  echo "java not found: installing openjdk-17-jre-headless"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
 
-# Servers the tests start and stop themselves (Redis for the online store) and `hey` for the
-# HTTP benchmarks: installed only when missing.
+# What the tests start and stop themselves (redis-server for the online store, chromium for
+# the web UI test) and `hey` for the HTTP benchmarks: installed only when missing.
 servers:
-	@command -v redis-server >/dev/null 2>&1 && command -v hey >/dev/null 2>&1 || { \
-	  echo "installing redis-server and hey"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server hey; }
+	@command -v redis-server >/dev/null 2>&1 && command -v hey >/dev/null 2>&1 && \
+	  command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing redis-server, hey and chromium"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server hey chromium; }
 
 cluster-servers:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \

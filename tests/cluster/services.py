@@ -176,7 +176,9 @@ def ray_cluster(workdir: Path, nodes: int = 2, cpus_per_node: int = 3) -> Iterat
     procs = [
         _spawn(
             [str(BIN / "ray"), "start", "--head", f"--port={port}", f"--temp-dir={temp}"]
-            + ["--include-dashboard=false", "--disable-usage-stats", *common],
+            # The dashboard serves the state API the test asks where tasks ran (loopback only).
+            + ["--dashboard-host=127.0.0.1", f"--dashboard-port={free_port()}"]
+            + ["--disable-usage-stats", *common],
             workdir / "ray-head.log",
             env,
         )

@@ -79,10 +79,11 @@ def test_quickstart_runs_unchanged_on_the_cluster(stack):
         "from ray.util.state import list_tasks, list_actors\n"
         "ray.init(address=sys.argv[1], logging_level='ERROR')\n"
         "nodes = collections.Counter()\n"
-        "for t in list_tasks(limit=10000, raise_on_missing_output=False):\n"
+        "a = sys.argv[1]\n"
+        "for t in list_tasks(address=a, limit=10000, raise_on_missing_output=False):\n"
         "    if t.node_id: nodes[t.node_id] += 1\n"
-        "for a in list_actors(limit=10000, raise_on_missing_output=False):\n"
-        "    if a.node_id: nodes[a.node_id] += 1\n"
+        "for x in list_actors(address=a, limit=10000, raise_on_missing_output=False):\n"
+        "    if x.node_id: nodes[x.node_id] += 1\n"
         "print(len(nodes))\n"
     )
     out = subprocess.run(
