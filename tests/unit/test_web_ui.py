@@ -36,10 +36,17 @@ def _chain(ws: raylake.Workspace) -> None:
         ws._store.add_edge(source, sv, target, tv, None, sk, tk)
 
 
-@pytest.fixture
-def client(local_ws: raylake.Workspace) -> TestClient:
-    _chain(local_ws)
-    return TestClient(create_app(local_ws))
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[raylake.Workspace]:
+    """One workspace with the chain for the tests that only read (MLflow set-up is slow)."""
+    with raylake.connect(home=tmp_path_factory.mktemp("web-ui") / "home") as ws:
+        _chain(ws)
+        yield ws
+
+
+@pytest.fixture(scope="module")
+def client(shared: raylake.Workspace) -> TestClient:
+    return TestClient(create_app(shared))
 
 
 PAGES = ["/", "/catalog", "/lineage", "/pipelines", "/experiments", "/models", "/endpoints",
@@ -99,11 +106,11 @@ def test_lineage_graph_shows_the_chain_with_versions(client: TestClient) -> None
 
 
 def test_layout_puts_each_step_right_of_its_source_without_overlaps(
-    client: TestClient, local_ws: raylake.Workspace
+    shared: raylake.Workspace,
 ) -> None:
     from raylake.web._data import lineage_graph
 
-    graph = lineage_graph(local_ws)
+    graph = lineage_graph(shared)
     for s, t in graph.edges:
         assert graph.nodes[s].x < graph.nodes[t].x
     spots = {(n.x, n.y) for n in graph.nodes.values()}
@@ -277,10 +284,11 @@ def test_auth_on_pages_show_sign_in_without_a_token(secured, path: str) -> None:
 
 def test_token_link_becomes_a_session_cookie(secured) -> None:
     c, alice, _ = secured
-    r = c.get("/", params={"token": alice})
+    r = c.get("/catalog", params={"token": alice})
     assert r.status_code == 200 and "alice" in r.text
-    assert "httponly" in r.headers["set-cookie"].lower()
-    assert c.get("/catalog").status_code == 200  # the client kept the cookie
+    assert [h.status_code for h in r.history] == [303] and str(r.url).endswith("/catalog")
+    assert "httponly" in r.history[0].headers["set-cookie"].lower()
+    assert c.get("/governance").status_code == 200  # the client kept the cookie
 
 
 def test_select_is_needed_for_a_table_and_refusals_are_audited(secured) -> None:

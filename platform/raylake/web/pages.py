@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 
 from raylake.errors import RaylakeError, RunNotFoundError
@@ -20,7 +20,7 @@ Who = Annotated[str, Depends(_auth.caller)]
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, ws: Ws, who: Who) -> HTMLResponse:
+def home(request: Request, ws: Ws, who: Who) -> Response:
     tables = ws.catalog.list_tables()
     counts = {
         "schemas": len(ws.catalog.list_schemas()),
@@ -34,21 +34,21 @@ def home(request: Request, ws: Ws, who: Who) -> HTMLResponse:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login(request: Request) -> HTMLResponse:
+def login(request: Request) -> Response:
     """A form that sends the token as ``?token=`` to ``/`` (which keeps it as a cookie)."""
     return render(request, "login.html", title="Sign in")
 
 
 # -- catalog -------------------------------------------------------------------------------------
 @router.get("/catalog", response_class=HTMLResponse)
-def catalog(request: Request, ws: Ws, who: Who) -> HTMLResponse:
+def catalog(request: Request, ws: Ws, who: Who) -> Response:
     return render(request, "catalog.html", title="Catalog", catalogs=_data.catalog_tree(ws))
 
 
 @router.get("/tables/{name}", response_class=HTMLResponse)
 def table(
     name: str, request: Request, ws: Ws, who: Who, rows: int = Query(20, ge=0, le=1000)
-) -> HTMLResponse:
+) -> Response:
     _auth.require(request, who, "SELECT", "table", name)
     detail = _data.table_detail(ws, name, rows)
     graph = _data.lineage_graph(ws, detail["info"].full_name)
@@ -57,7 +57,7 @@ def table(
 
 # -- lineage -------------------------------------------------------------------------------------
 @router.get("/lineage", response_class=HTMLResponse)
-def lineage(request: Request, ws: Ws, who: Who, node: str | None = None) -> HTMLResponse:
+def lineage(request: Request, ws: Ws, who: Who, node: str | None = None) -> Response:
     graph = _data.lineage_graph(ws, node or None)
     return render(request, "lineage.html", title="Lineage", node=node, **_svg(graph))
 
@@ -74,7 +74,7 @@ def _svg(graph: _graph.Graph) -> dict[str, Any]:
 
 # -- pipelines and jobs --------------------------------------------------------------------------
 @router.get("/pipelines", response_class=HTMLResponse)
-def pipelines(request: Request, ws: Ws, who: Who, pipeline: str | None = None) -> HTMLResponse:
+def pipelines(request: Request, ws: Ws, who: Who, pipeline: str | None = None) -> Response:
     runs = ws.pipeline_runs(pipeline, limit=200)
     try:
         jobs, job_runs = ws.jobs.list(), ws.jobs.runs(limit=50)
@@ -100,13 +100,13 @@ def _mlflow(ws: Workspace) -> Any:
 
 
 @router.get("/experiments", response_class=HTMLResponse)
-def experiments(request: Request, ws: Ws, who: Who) -> HTMLResponse:
+def experiments(request: Request, ws: Ws, who: Who) -> Response:
     exps = _mlflow(ws).search_experiments(order_by=["last_update_time DESC"])
     return render(request, "experiments.html", title="Experiments", experiments=exps)
 
 
 @router.get("/experiments/{experiment_id}", response_class=HTMLResponse)
-def experiment(experiment_id: str, request: Request, ws: Ws, who: Who) -> HTMLResponse:
+def experiment(experiment_id: str, request: Request, ws: Ws, who: Who) -> Response:
     from mlflow.exceptions import MlflowException
 
     client = _mlflow(ws)
@@ -129,7 +129,7 @@ def experiment(experiment_id: str, request: Request, ws: Ws, who: Who) -> HTMLRe
 
 
 @router.get("/runs/{run_id}", response_class=HTMLResponse)
-def run(run_id: str, request: Request, ws: Ws, who: Who) -> HTMLResponse:
+def run(run_id: str, request: Request, ws: Ws, who: Who) -> Response:
     from mlflow.exceptions import MlflowException
 
     client = _mlflow(ws)
@@ -162,12 +162,12 @@ def _metric_plot(history: dict[str, list[tuple[int, float]]]) -> str:
 
 # -- models --------------------------------------------------------------------------------------
 @router.get("/models", response_class=HTMLResponse)
-def models(request: Request, ws: Ws, who: Who) -> HTMLResponse:
+def models(request: Request, ws: Ws, who: Who) -> Response:
     return render(request, "models.html", title="Models", models=ws.models.list())
 
 
 @router.get("/models/{name}", response_class=HTMLResponse)
-def model(name: str, request: Request, ws: Ws, who: Who) -> HTMLResponse:
+def model(name: str, request: Request, ws: Ws, who: Who) -> Response:
     from raylake.registry import parse_model_name
 
     full = str(parse_model_name(name))
@@ -194,26 +194,26 @@ def model(name: str, request: Request, ws: Ws, who: Who) -> HTMLResponse:
 
 # -- endpoints -----------------------------------------------------------------------------------
 @router.get("/endpoints", response_class=HTMLResponse)
-def endpoints(request: Request, ws: Ws, who: Who) -> HTMLResponse:
+def endpoints(request: Request, ws: Ws, who: Who) -> Response:
     return render(request, "endpoints.html", title="Endpoints", endpoints=_data.endpoints(ws))
 
 
 @router.get("/endpoints/{name}", response_class=HTMLResponse)
-def endpoint(name: str, request: Request, ws: Ws, who: Who) -> HTMLResponse:
+def endpoint(name: str, request: Request, ws: Ws, who: Who) -> Response:
     ep = _data.endpoint(ws, name)
     return render(request, "endpoint.html", title=f"Endpoint {ep.name}", ep=ep)
 
 
 # -- drift ---------------------------------------------------------------------------------------
 @router.get("/monitoring", response_class=HTMLResponse)
-def monitoring(request: Request, ws: Ws, who: Who) -> HTMLResponse:
+def monitoring(request: Request, ws: Ws, who: Who) -> Response:
     return render(
         request, "monitoring.html", title="Drift", endpoints=_data.monitored_endpoints(ws)
     )
 
 
 @router.get("/monitoring/{name}", response_class=HTMLResponse)
-def drift(name: str, request: Request, ws: Ws, who: Who) -> HTMLResponse:
+def drift(name: str, request: Request, ws: Ws, who: Who) -> Response:
     frame = _data.drift_history(ws, name)
     reports = _data.drift_reports(frame, ws.settings.home / "monitoring" / name)
     return render(
@@ -247,7 +247,7 @@ def drift_report(name: str, report_id: str, ws: Ws, who: Who) -> FileResponse:
 
 # -- dashboards, grants, audit -------------------------------------------------------------------
 @router.get("/dashboards", response_class=HTMLResponse)
-def dashboards(request: Request, ws: Ws, who: Who, show: str | None = None) -> HTMLResponse:
+def dashboards(request: Request, ws: Ws, who: Who, show: str | None = None) -> Response:
     boards = ws.dashboards.list()
     if show is not None:
         ws.dashboards.get(show)  # 404 for a name that does not exist
@@ -262,7 +262,7 @@ def governance(
     principal: str | None = None,
     action: str | None = None,
     limit: int = Query(200, ge=1, le=1000),
-) -> HTMLResponse:
+) -> Response:
     admin = _auth.is_admin(request, who)
     grants = ws.show_grants(principal=None if admin else who)
     events = ws.audit(principal if admin else who, action or None, limit=limit)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -110,7 +110,7 @@ class ApiRoute(APIRoute):
         return guarded
 
 
-def render(request: Request, template: str, **context: Any) -> HTMLResponse:
+def render(request: Request, template: str, **context: Any) -> Response:
     ws = request.app.state.workspace
     page = HTMLResponse(
         templates.get_template(template).render(
@@ -123,8 +123,10 @@ def render(request: Request, template: str, **context: Any) -> HTMLResponse:
         )
     )
     fresh = getattr(request.state, "fresh_token", None)
-    if fresh:  # a ?token= link: keep the session in a cookie, not in every URL
-        page.set_cookie(_auth.COOKIE, fresh, httponly=True, samesite="strict")
+    if fresh:  # a ?token= link: keep it in a cookie, and off the address bar and history
+        again = RedirectResponse(str(request.url.remove_query_params("token")), 303)
+        again.set_cookie(_auth.COOKIE, fresh, httponly=True, samesite="strict")
+        return again
     return page
 
 
