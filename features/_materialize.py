@@ -161,6 +161,18 @@ def write_latest(config: RepoConfig, view: FeatureView, p: ViewPlan, *pieces: pa
     return table.num_rows
 
 
+def _ship_by_value() -> None:
+    """Send this module's functions to Ray workers by value: by reference, a fresh worker would
+    import the whole ``raylake`` package (catalog, SQLAlchemy, Alembic...: seconds per process)
+    to run tasks that need only pyarrow and deltalake. Nothing here imports raylake at the top.
+    """
+    import sys
+
+    import ray.cloudpickle as cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
 def run(
     location: str,
     storage_options: dict[str, str] | None,
@@ -179,6 +191,7 @@ def run(
     import ray
     from deltalake import DeltaTable
 
+    _ship_by_value()
     p = plan(view)
     dtable = DeltaTable(location, version=version, storage_options=storage_options)
     n_files = len(list(dtable.to_pyarrow_dataset().get_fragments()))
