@@ -168,7 +168,6 @@ class Workspace:
 
         return SqlRunner(self._tables, self._store, self.write_table, self.spark)
 
-
     # -- jobs and dashboards (raylake.jobs, raylake.dashboards) --------------------------------
     @cached_property
     def jobs(self) -> Jobs:
