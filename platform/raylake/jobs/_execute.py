@@ -11,13 +11,12 @@ import inspect
 import io
 import json
 import sys
-import sysconfig
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from raylake.compute.shipping import shipped_by_value as _shipped
 from raylake.errors import JobError
 from raylake.jobs.definition import Task
 
@@ -110,38 +109,9 @@ def collect_fn(ref: Any) -> Attempt:
 
 @contextlib.contextmanager
 def _shipped_by_value(fn: Callable[..., Any]) -> Iterator[None]:
-    """Pickle this module, and ``fn``'s module when it is not installed, by value.
-
-    This module: Ray workers then never import ``raylake`` (seconds per fresh worker). ``fn``'s
-    module: workers cannot import a file only the runner sees (a jobs file loaded by path, a
-    test module); installed packages stay pickled by reference.
-    """
-    from ray import cloudpickle
-
-    modules = [sys.modules[__name__]]
-    user = sys.modules.get(getattr(fn, "__module__", "") or "")
-    if user is not None and user.__name__ != "__main__" and _is_local(user):
-        modules.append(user)
-    registered = []
-    try:
-        for module in modules:
-            try:
-                cloudpickle.register_pickle_by_value(module)
-                registered.append(module)
-            except ValueError:  # already registered (e.g. by a sweep): leave it be
-                pass
+    """Ship this module and ``fn``'s (when not installed) by value: see compute.shipping."""
+    with _shipped(fn, sys.modules[__name__]):
         yield
-    finally:
-        for module in registered:
-            cloudpickle.unregister_pickle_by_value(module)
-
-
-def _is_local(module: Any) -> bool:
-    path = getattr(module, "__file__", None)
-    if not path:
-        return False
-    roots = {sysconfig.get_paths()[key] for key in ("purelib", "platlib", "stdlib")}
-    return not any(str(Path(path).resolve()).startswith(str(Path(r).resolve())) for r in roots)
 
 
 def run_in_runner(ws: Workspace, task: Task, upstream: Mapping[str, Any]) -> Attempt:

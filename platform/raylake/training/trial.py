@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-import sysconfig
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from raylake.compute.shipping import shipped_by_value as _shipped
 
 MODEL_FILE = "raylake_model.pkl"
 TRIAL_TAG = "raylake.trial_id"
@@ -100,37 +101,6 @@ def _attach_run(tracking_uri: str, experiment_id: str) -> Any:
 
 @contextmanager
 def shipped_by_value(fn: Callable[..., Any]) -> Iterator[None]:
-    """Pickle this module, and the module defining ``fn``, by value while a sweep runs.
-
-    This module: trial processes then never import the ``raylake`` package (its import pulls
-    in Delta, SQLAlchemy and MLflow; 6-13 s per trial process measured on a busy 2-core box).
-    ``fn``'s module: trial processes cannot import a module only the driver sees (a test file,
-    a script loaded by path); installed packages stay pickled by reference.
-    """
-    from ray import cloudpickle
-
-    modules = [sys.modules[__name__]]
-    user = sys.modules.get(getattr(fn, "__module__", "") or "")
-    if user is not None and user.__name__ != "__main__" and _is_local(user):
-        modules.append(user)
-    registered = []
-    try:
-        for module in modules:
-            try:
-                cloudpickle.register_pickle_by_value(module)
-                registered.append(module)
-            except ValueError:  # already registered (a sweep inside a sweep): leave it be
-                pass
+    """Ship this module and ``fn``'s (when not installed) by value while a sweep runs."""
+    with _shipped(fn, sys.modules[__name__]):
         yield
-    finally:
-        for module in registered:
-            cloudpickle.unregister_pickle_by_value(module)
-
-
-def _is_local(module: Any) -> bool:
-    path = getattr(module, "__file__", None)
-    if not path:
-        return False
-    installed = {sysconfig.get_paths()[key] for key in ("purelib", "platlib", "stdlib")}
-    resolved = str(Path(path).resolve())
-    return not any(resolved.startswith(str(Path(root).resolve())) for root in installed)
