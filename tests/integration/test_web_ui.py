@@ -57,7 +57,8 @@ class Demo:
 
 
 def _chain(ws: raylake.Workspace, schema: str) -> tuple[str, str, int]:
-    """The demo chain, small: 120 driver rows, one view, a 1-trial sweep, one model."""
+    """The demo chain, small: 120 driver rows, one view, a 1-trial sweep, one model (and a
+    dashboard over the table)."""
     from feast import Entity, FeatureView, Field
     from feast.types import Float64, Int64
     from feast.value_type import ValueType
@@ -99,6 +100,17 @@ def _chain(ws: raylake.Workspace, schema: str) -> tuple[str, str, int]:
         experiment=f"{schema}-sweep",
         data=f"main.{schema}.train",
         progress=False,
+    )
+    ws.dashboards.create(
+        f"{schema}_trips",
+        [
+            {
+                "name": "trips per driver",
+                "sql": f"SELECT driver_id, trips FROM main.{schema}.drivers ORDER BY driver_id",
+                "chart": {"type": "bar", "x": "driver_id", "y": "trips"},
+            }
+        ],
+        replace=True,
     )
     model = f"main.{schema}.churn"
     version = ws.models.register(swept, model).version
@@ -211,6 +223,10 @@ def test_every_page_loads_without_console_errors(demo: Demo, browser: Any) -> No
     page.locator("#runs a").first.click()
     page.wait_for_load_state("networkidle")
     page.screenshot(path=str(ARTIFACTS / "run.png"), full_page=True)
+    assert not tab.errors, tab.errors
+    page = tab.open(f"/dashboards?show={demo.schema}_trips", "dashboard")
+    frame = page.frame_locator("iframe.dash")
+    frame.locator("svg.main-svg").first.wait_for(timeout=30_000)  # plotly drew the chart
     assert not tab.errors, tab.errors
     missing = tab.page.goto(demo.base + "/tables/main.nope.nope")
     assert missing.status == 404 and tab.page.locator("#error").count() == 1
