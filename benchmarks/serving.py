@@ -127,14 +127,21 @@ def wait_ready(url: str, timeout: float = 180) -> None:
     raise RuntimeError(f"{url} did not come up in {timeout} s")
 
 
-def writer_pids(endpoint: str) -> list[int]:
-    """The process of the endpoint's inference table writer actor, if it runs."""
-    from ray.util.state import list_actors
+def writer_pids(replica_pids: list[int]) -> list[int]:
+    """Inference writer actors beside these replicas: Ray worker processes of the same raylet
+    (the replicas' parent) titled ``ray::InferenceWriter`` (Ray's state API cannot pick our
+    cluster when other local clusters run on the machine)."""
+    import psutil
 
-    from raylake.serving._inference_log import actor_name
-
-    actors = list_actors(filters=[("name", "=", actor_name(endpoint)), ("state", "=", "ALIVE")])
-    return [a.pid for a in actors if a.pid]
+    found: set[int] = set()
+    for pid in replica_pids:
+        try:
+            for child in psutil.Process(pid).parent().children():
+                if "InferenceWriter" in " ".join(child.cmdline()):
+                    found.add(child.pid)
+        except (psutil.Error, AttributeError):
+            continue
+    return sorted(found)
 
 
 def monitoring_cost(
@@ -163,9 +170,9 @@ def monitoring_cost(
         k: [r["pid"] for r in _serve_state.replicas(apps[name])]
         for k, name in (("on", "bench"), ("off", "bench_off"))
     }
-    pids["on"] += writer_pids("bench")  # the Delta commits are part of the monitoring cost
+    pids["on"] += writer_pids(pids["on"])  # its Delta commits are part of the monitoring cost
     hey(urls["off"], body, max(200, requests // 10), 16)  # warm-up (on is warm already)
-    rounds: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
+    runs: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
     for r in range(rounds):
         for side in ("off", "on") if r % 2 == 0 else ("on", "off"):
             before = cpu_seconds(pids[side])
@@ -173,10 +180,10 @@ def monitoring_cost(
             run["cpu_ms_per_request"] = round(
                 (cpu_seconds(pids[side]) - before) * 1000 / requests, 3
             )
-            rounds[side].append(run)
+            runs[side].append(run)
             log(f"monitoring {side}, round {r + 1}: {run} (load {load_average()})")
     ws.endpoints.delete("bench_off")
-    best = {side: max(runs, key=lambda f: f["rps"]) for side, runs in rounds.items()}
+    best = {side: max(done, key=lambda f: f["rps"]) for side, done in runs.items()}
     figures["monitoring_off"], figures["monitoring_on"] = best["off"], best["on"]
     return {
         "monitoring_on_rps": best["on"]["rps"],
