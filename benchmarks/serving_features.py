@@ -124,6 +124,32 @@ def two_hops(feast: str, mlflow: str) -> Call:
     return call
 
 
+def replica_sums(url: str) -> dict[str, float]:
+    """Sums and counts of the endpoint's in-replica latency and feature lookup histograms."""
+    sums: dict[str, float] = {}
+    for line in httpx.get(f"{url}/metrics", timeout=30).text.splitlines():
+        for family in ("request_latency_seconds", "feature_lookup_seconds"):
+            for part in ("sum", "count"):
+                if line.startswith(f"raylake_endpoint_{family}_{part}{{"):
+                    key = f"{family}_{part}"
+                    sums[key] = sums.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
+    return sums
+
+
+def replica_means(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Mean ms per request inside the replica, and of its feature lookup, between two
+    snapshots: how much of the client's latency is HTTP and Serve rather than scoring."""
+    delta = {k: v - before.get(k, 0.0) for k, v in after.items()}
+    return {
+        f"raylake_{label}_mean_ms": round(
+            delta[f"{family}_sum"] / max(delta.get(f"{family}_count", 0.0), 1.0) * 1000, 2
+        )
+        for label, family in (("in_replica", "request_latency_seconds"),
+                              ("feature_lookup", "feature_lookup_seconds"))
+        if f"{family}_sum" in delta
+    }  # fmt: skip
+
+
 def single_client(calls: dict[str, Call], requests: int) -> dict[str, list[float]]:
     """Latencies (ms) of one client alternating between the paths, request by request."""
     rng = np.random.default_rng(1)
@@ -216,10 +242,12 @@ def main() -> None:
                         assert answers["raylake"] == answers["two_hop"], (driver, answers)
                 load_before = os.getloadavg()[0]
                 log(f"one client, {requests} requests per path, alternating")
+                before = replica_sums(endpoint.url)
                 latencies = single_client(calls, requests)
+                means = replica_means(before, replica_sums(endpoint.url))
                 p50 = {n: round(statistics.median(v), 2) for n, v in latencies.items()}
                 p99 = {n: round(float(np.percentile(v, 99)), 2) for n, v in latencies.items()}
-                log(f"  p50 {p50}, p99 {p99} (load {load_average()})")
+                log(f"  p50 {p50}, p99 {p99}, raylake {means} (load {load_average()})")
                 many = max(CLIENTS * 20, requests)
                 runs: dict[str, list[dict[str, float]]] = {n: [] for n in calls}
                 for r in range(rounds):
@@ -242,6 +270,7 @@ def main() -> None:
         "raylake_16_p50_ms": best["raylake"]["p50_ms"],
         "two_hop_16_p50_ms": best["two_hop"]["p50_ms"],
         "rps_ratio_16": round(best["raylake"]["rps"] / best["two_hop"]["rps"], 2),
+        **means,
         "failed": sum(f["failed"] for v in runs.values() for f in v),
         "load_average_before_after": [round(load_before, 2), load_average()],
         "seconds": round(time.monotonic() - started, 1),
