@@ -7,7 +7,7 @@ the driver or Ray's object store.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -81,11 +81,41 @@ def read(
     if not file_uris:
         return spark.createDataFrame([], from_arrow_schema(schema))
     if not storage.is_local(file_uris[0]):
-        # No object-store connector in Spark here: Ray tasks read the files, Spark gets blocks.
-        import ray.data
-
-        fs, _ = storage.filesystem(file_uris[0], storage_options)
-        paths = [storage.filesystem(uri, storage_options)[1] for uri in file_uris]
-        return ray.data.read_parquet(paths, filesystem=fs, schema=schema).to_spark(spark)
+        return _read_via_ray(spark, file_uris, schema, storage_options)
     spark_schema = from_arrow_schema(schema)
     return spark.read.schema(spark_schema).parquet(*[_spark_uri(u) for u in file_uris])
+
+
+def _read_via_ray(
+    spark: SparkSession,
+    file_uris: list[str],
+    schema: pa.Schema,
+    storage_options: dict[str, str] | None,
+) -> DataFrame:
+    """No object-store connector in Spark here: one Ray task reads each file, Spark gets blocks.
+
+    Plain tasks rather than ``ray.data.read_parquet``: Ray 2.60's footer-reader actors died at
+    start on the loaded test machine ("Expected str or bytes"), failing whole reads.
+    """
+    import ray
+    import ray.data
+
+    fs, _ = storage.filesystem(file_uris[0], storage_options)
+    paths = [storage.filesystem(uri, storage_options)[1] for uri in file_uris]
+    read = ray.remote(_read_file)
+    refs = [read.remote(path, fs, schema) for path in paths]
+    return ray.data.from_arrow_refs(refs).to_spark(spark)
+
+
+def _read_file(path: str, fs: Any, schema: pa.Schema) -> pa.Table:
+    # Older files may lack columns added later: those read as nulls (no raylake import here).
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path, filesystem=fs)
+    columns = [
+        table.column(f.name).cast(f.type)
+        if f.name in table.column_names
+        else pa.nulls(table.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, schema=schema)
