@@ -61,6 +61,14 @@ def test_every_page_renders(client: TestClient, path: str) -> None:
     assert "<nav>" in r.text and "Traceback" not in r.text
 
 
+def test_a_table_without_lineage_is_drawn_alone(
+    shared: raylake.Workspace, client: TestClient
+) -> None:
+    shared.write_table("sales.lonely", pd.DataFrame({"x": [1]}))
+    page = client.get("/tables/sales.lonely")
+    assert page.status_code == 200 and page.text.count('class="node"') == 1
+
+
 def test_catalog_and_table_page(client: TestClient) -> None:
     page = client.get("/catalog").text
     assert "main.sales" in page and 'href="/tables/main.sales.orders"' in page
@@ -166,6 +174,10 @@ def test_models_and_experiments_from_mlflow(local_ws: raylake.Workspace) -> None
     assert '<span class="tag">@champion</span>' in page.split('id="versions"')[1]
     assert 'class="node"' in page
     assert [v["version"] for v in c.get("/api/models/churn").json()["versions"]] == [1]
+    # A model with no lineage into the workspace's tables still has its page and graph.
+    local_ws.models.register(model, "plain", input_example=X[:2])
+    alone = c.get("/models/plain")
+    assert alone.status_code == 200 and "plain v1" in alone.text
     assert f'href="/experiments/{exp_id}">churn-sweep' in c.get("/experiments").text
     runs = c.get(f"/experiments/{exp_id}").text
     assert "trial-a" in runs and "0.3" in runs

@@ -91,12 +91,13 @@ def endpoints(ws: Workspace) -> list[Any]:
         return []
 
 
-def lineage_graph(ws: Workspace, node: str | None = None) -> _graph.Graph:
-    """The whole workspace's lineage (from every table), or up- and downstream of ``node``."""
+def lineage_graph(ws: Workspace, node: str | None = None, kind: str | None = None) -> _graph.Graph:
+    """The whole workspace's lineage (from every table), or up- and downstream of ``node``
+    (of that ``kind``, when the caller knows it exists: a node without edges is drawn alone)."""
     if node:
         lin = ws.lineage(node)
         edges = [*lin.upstream, *lin.downstream]
-        if not edges and not _known(ws, lin.name):
+        if not edges and kind is None and not _known(ws, lin.name):
             raise TableNotFoundError(f"no lineage node named {node!r}")
     else:
         seen: set[tuple[Any, ...]] = set()
@@ -116,7 +117,7 @@ def lineage_graph(ws: Workspace, node: str | None = None) -> _graph.Graph:
     _name_runs(ws, graph)
     if node and not graph.nodes:  # a table with no lineage yet: show it alone
         graph = _graph.build([], [])
-        single = _graph.make_node(lin.name, None, "table")
+        single = _graph.make_node(lin.name, None, kind or "table")
         graph.nodes[(single.name, None)] = single
         _graph.layout(graph)
     return graph

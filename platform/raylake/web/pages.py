@@ -51,7 +51,7 @@ def table(
 ) -> Response:
     _auth.require(request, who, "SELECT", "table", name)
     detail = _data.table_detail(ws, name, rows)
-    graph = _data.lineage_graph(ws, detail["info"].full_name)
+    graph = _data.lineage_graph(ws, detail["info"].full_name, kind="table")
     return render(request, "table.html", title=detail["info"].full_name, t=detail, **_svg(graph))
 
 
@@ -174,7 +174,7 @@ def model(name: str, request: Request, ws: Ws, who: Who) -> Response:
     _auth.require(request, who, "SELECT", "model", full)
     versions = ws.models.versions(full)
     info = next((m for m in ws.models.list(full.rsplit(".", 1)[0]) if m.name == full), None)
-    graph = _data.lineage_graph(ws, full)
+    graph = _data.lineage_graph(ws, full, kind="model")
     serving = [e for e in _data.endpoints(ws) if any(v.model == full for v in e.models)]
     aliases: dict[int, list[str]] = {}
     for alias, number in sorted((info.aliases if info else {}).items()):
