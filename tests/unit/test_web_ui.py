@@ -321,3 +321,21 @@ def test_select_is_needed_for_a_table_and_refusals_are_audited(secured) -> None:
     assert {g["principal"] for g in c.get("/api/grants", headers=as_alice).json()} == {"alice"}
     page = c.get("/governance", headers=as_admin).text
     assert 'id="grants"' in page and "SELECT" in page and "denied" in page
+
+
+def test_sql_over_http_needs_select_on_every_table_it_reads(secured) -> None:
+    """The caller's grants decide, not the server's principal; every attempt is audited."""
+    c, alice, root = secured
+    body = {"query": "SELECT count(*) AS n FROM sales.orders"}
+    assert c.post("/api/sql", json=body).status_code == 401
+    as_alice = {"Authorization": f"Bearer {alice}"}
+    r = c.post("/api/sql", json=body, headers=as_alice)
+    assert r.status_code == 403 and "lacks SELECT" in r.json()["detail"]["error"]
+    c.app.state.workspace.grant("SELECT", "table", "sales.orders", "alice")
+    r = c.post("/api/sql", json=body, headers=as_alice)
+    assert r.status_code == 200 and r.json()["rows"][0]["n"] > 0
+    events = c.get(
+        "/api/audit", headers={"Authorization": f"Bearer {root}"}, params={"principal": "alice"}
+    ).json()
+    assert {"denied", "allowed"} <= {e["outcome"] for e in events}
+    assert c.get("/api/dashboards").status_code == 401  # the dashboards router is signed-in only

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from raylake.errors import RaylakeError, ReadOnlyError
@@ -46,8 +46,10 @@ def create_app(workspace: Workspace) -> FastAPI:
 
     app.include_router(sql.router, prefix="/api")
     from raylake.dashboards.web import router as dashboards
+    from raylake.web._auth import caller
 
-    app.include_router(dashboards)  # /dashboards/{name} pages, /api/dashboards
+    # Signed-in callers only when auth is on (the check is a no-op when it is off).
+    app.include_router(dashboards, dependencies=[Depends(caller)])
     from raylake.web import ui
 
     ui.install(app)  # the workspace UI pages and their /api/... JSON

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from raylake.sql import formats
 from raylake.web import deps
+from raylake.web._auth import caller, require
 from raylake.workspace import Workspace
 
 router = APIRouter(tags=["sql"])
@@ -37,10 +38,15 @@ class SqlRequest(BaseModel):
 )
 def run_sql(
     body: SqlRequest,
+    request: Request,
     ws: Annotated[Workspace, Depends(deps.workspace)],
+    who: Annotated[str, Depends(caller)],
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
     # A sync handler: FastAPI runs it in its thread pool while the engine works.
+    if ws.settings.auth:  # the caller, not the server's principal, must hold SELECT on each
+        for snapshot in ws._sql.plan(body.query, body.params):
+            require(request, who, "SELECT", "table", str(snapshot.name))
     result = ws.sql(body.query, body.params, engine=body.engine, read_only=True)
     if accept and formats.ARROW_STREAM in accept:
         return Response(formats.to_ipc(result), media_type=formats.ARROW_STREAM)
