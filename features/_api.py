@@ -25,7 +25,7 @@ from raylake.errors import (
     FeatureViewNotFoundError,
     InvalidArgumentError,
 )
-from raylake.features import _materialize, _validate
+from raylake.features import _materialize, _sqlite_time, _validate
 from raylake.features._lineage import last_materialized, record_materialized, record_view
 from raylake.features._materialize import Materialized
 from raylake.features._repo import write_repo
@@ -174,6 +174,7 @@ class Features:
         """Load the latest row per entity with event time in ``[start, end]`` into the online
         store, for every online view (or ``views``), on Ray. Each view reads its table at one
         pinned version, recorded in the catalog (lineage table@version -> online store)."""
+        _sqlite_time.register()  # see _sqlite_time: a process-wide converter
         start_at = _materialize.as_utc(start, "start")
         end_at = _materialize.as_utc(end, "end")
         if start_at > end_at:
@@ -185,6 +186,7 @@ class Features:
     ) -> list[Materialized]:
         """Like ``materialize`` from where the last one ended (first time: ``end`` minus the
         view's TTL, or all history for a view without TTL)."""
+        _sqlite_time.register()  # see _sqlite_time: a process-wide converter
         end_at = _materialize.as_utc(end, "end")
         done = []
         for view in self._online_views(views):
@@ -237,6 +239,7 @@ class Features:
         """Online feature values: ``features`` as ``["view:feature", ...]`` or a feature
         service name, ``entity_rows`` as ``[{"driver_id": 1}, ...]``; returns column lists
         (join keys first), None where an entity has no value."""
+        _sqlite_time.register()  # see _sqlite_time: a process-wide converter
         from raylake.features._online import online
 
         return online(self.feast, features, entity_rows, full_feature_names)

@@ -40,6 +40,7 @@ from feast.value_type import ValueType
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from raylake.errors import OnlineRequestError, TooManyEntitiesError, UnknownFeatureError
+from raylake.features import _sqlite_time
 
 DEFAULT_MAX_ENTITIES = 1000
 _EPOCH = "1970-01-01T00:00:00Z"
@@ -156,6 +157,7 @@ class OnlineReader:
         include_feature_view_version_metadata: bool = False,
     ) -> dict[str, Any]:
         """Online values for every entity row; ``features`` is a list of refs or a service name."""
+        _sqlite_time.register()  # Feast's fallback reads parse event_ts through it
         self._check_registry()
         rows = self._check_entities(entities)
         plan = self._plan(features, full_feature_names)
@@ -496,6 +498,8 @@ class OnlineReader:
             ts.FromDatetime(datetime.fromtimestamp(int(raw)).replace(tzinfo=UTC))
         elif raw is not None:
             value = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if value.isdigit():  # epoch seconds stored as text
+                return OnlineReader._format_ts(int(value))
             dt = datetime.fromisoformat(value)
             ts.FromDatetime(dt.astimezone(UTC) if dt.tzinfo else dt.replace(tzinfo=UTC))
         return _timestamp_to_str(ts)

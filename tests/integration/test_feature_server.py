@@ -266,7 +266,7 @@ def test_workspace_views_over_http(ws, schema: str) -> None:
         source=table_source(table, timestamp_field="event_ts"),
     )
     ws.features.apply([entity, view])
-    ws.features.materialize(t0, t0 + dt.timedelta(days=5))
+    ws.features.materialize(t0, t0 + dt.timedelta(days=5), views=[view.name])
     refs = [f"{view.name}:{f}" for f in ("fare", "trips", "city")]
     entities = {"srv_driver_id": list(range(45))}  # 40..44 have no rows
     expected = convert_response_to_dict(

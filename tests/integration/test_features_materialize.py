@@ -107,7 +107,7 @@ def _materialize_and_check(ws: raylake.Workspace, table: str) -> None:
     ws.write_table(table, _frame(rng, 100, 48, offset=10))  # v2: late and newer rows
     ws.features.apply(_views(table))
     start, end = T0, T0 + dt.timedelta(hours=40)
-    [done] = ws.features.materialize(start, end)
+    [done] = ws.features.materialize(start, end, views=["driver_trips"])
     assert (done.view, done.version) == ("driver_trips", 2)
     offline = ws.table(table).to_pandas()
     expected = _latest(offline, start, end)
@@ -117,7 +117,7 @@ def _materialize_and_check(ws: raylake.Workspace, table: str) -> None:
 
     # New rows after the window: incremental picks up from `end` and only moves newer keys.
     ws.write_table(table, _frame(rng, 50, 24, offset=60))  # v3
-    [inc] = ws.features.materialize_incremental(T0 + dt.timedelta(days=5))
+    [inc] = ws.features.materialize_incremental(T0 + dt.timedelta(days=5), views=["driver_trips"])
     assert (inc.start, inc.version) == (end, 3)
     offline = ws.table(table).to_pandas()
     expected = _latest(offline, start, T0 + dt.timedelta(days=5))

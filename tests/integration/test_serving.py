@@ -425,7 +425,7 @@ def featured(served: Served) -> Featured:
         source=table_source(table, timestamp_field="event_ts"),
     )
     ws.features.apply([driver, view])
-    ws.features.materialize(now - dt.timedelta(days=1), now)
+    ws.features.materialize(now - dt.timedelta(days=1), now, views=[view.name])
     train = pd.DataFrame(
         {
             "fare": rng.random(300) * 50,
