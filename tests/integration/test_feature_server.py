@@ -27,6 +27,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parents[1] / "helpers"))
 import online_repo  # noqa: E402
 
+from tests.helpers.redis_server import redis_server  # noqa: E402
+
 BIN = Path(sys.executable).parent
 ALL = [*online_repo.NINE, "driver_customer:orders"]
 URL = "/get-online-features"
@@ -77,39 +79,6 @@ def processes(
 
 def _logs(folder: Path) -> str:
     return " | ".join(p.read_text()[-1500:] for p in sorted(folder.glob("*.log")))
-
-
-@contextmanager
-def redis_server(tmp: Path) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--dir",
-            str(tmp),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        import redis
-
-        client = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.1)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 @contextmanager

@@ -7,8 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import socket
-import subprocess
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +16,7 @@ import pandas as pd
 import pytest
 
 import raylake
+from tests.helpers.redis_server import redis_server
 
 warnings.filterwarnings("ignore", category=DeprecationWarning, module="feast")
 
@@ -145,37 +144,8 @@ def _free_port() -> int:
 def redis_url(tmp_path: Path) -> Iterator[str]:
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed")
-    import redis
-
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        client = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.1)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with redis_server(tmp_path) as url:
+        yield url
 
 
 def test_materialize_into_redis(
