@@ -157,7 +157,6 @@ class OnlineReader:
         include_feature_view_version_metadata: bool = False,
     ) -> dict[str, Any]:
         """Online values for every entity row; ``features`` is a list of refs or a service name."""
-        _sqlite_time.register()  # Feast's fallback reads parse event_ts through it
         self._check_registry()
         rows = self._check_entities(entities)
         plan = self._plan(features, full_feature_names)
@@ -543,6 +542,7 @@ class OnlineReader:
             if isinstance(features, str)
             else list(features)
         )
+        _sqlite_time.register()  # Feast's own read parses event_ts through it
         try:
             response = self.store.get_online_features(
                 features=target,
