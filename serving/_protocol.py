@@ -3,6 +3,11 @@
 Parsing is MLflow's own (``mlflow.pyfunc.scoring_server``), so every body that
 ``mlflow models serve`` accepts is read the same way here; what differs is that every input
 problem becomes a 4xx JSON error naming it, never a 500.
+
+``parse_simple`` is a fast path for the common body (``dataframe_records`` or
+``dataframe_split`` rows whose columns and JSON value types match a flat signature exactly): it
+builds the frame MLflow would build straight from the JSON, about ten times cheaper than MLflow's
+parse and enforcement; anything else returns None and takes MLflow's path, errors included.
 """
 
 from __future__ import annotations
@@ -77,6 +82,96 @@ def parse(body: bytes, content_type: str | None, schema: Schema | None) -> Any:
         415,
         "UNSUPPORTED_MEDIA_TYPE",
     )
+
+
+# Signature type -> (numpy dtype, the JSON value types that type takes without any conversion).
+_SIMPLE_TYPES: dict[str, tuple[np.dtype, tuple[type, ...]]] = {
+    "double": (np.dtype("float64"), (float, int)),
+    "float": (np.dtype("float32"), (float, int)),
+    "long": (np.dtype("int64"), (int,)),
+    "integer": (np.dtype("int32"), (int,)),
+    "boolean": (np.dtype("bool"), (bool,)),
+    "string": (np.dtype("object"), (str,)),
+}
+
+
+def _simple_columns(schema: Schema | None) -> list[tuple[str, np.dtype, tuple[type, ...]]] | None:
+    """A flat signature of required scalar columns as (name, dtype, JSON types), else None."""
+    if schema is None or schema.is_tensor_spec() or not schema.has_input_names():
+        return None
+    out = []
+    for spec in schema.inputs:
+        known = _SIMPLE_TYPES.get(getattr(spec.type, "name", ""))
+        if known is None or not spec.required:
+            return None
+        out.append((spec.name, *known))
+    return out
+
+
+def _column(values: list[Any], dtype: np.dtype, accepted: tuple[type, ...]) -> np.ndarray | None:
+    # ``type(v) in`` rather than isinstance: bool is an int, and MLflow treats it differently.
+    if not all(type(v) in accepted for v in values):
+        return None
+    if dtype.kind == "i":
+        info = np.iinfo(dtype)
+        if not all(info.min <= v <= info.max for v in values):
+            return None
+    return np.array(values, dtype=dtype)
+
+
+def parse_simple(body: bytes, content_type: str | None, schema: Schema | None) -> Any:
+    """The validated frame of a plain rows body, or None when MLflow's path must read it."""
+    mime, _, params = (content_type or JSON).partition(";")
+    if mime.strip().lower() != JSON or params.strip() not in ("", "charset=utf-8"):
+        return None  # the full path reads (or refuses) other types and charsets
+    columns = _simple_columns(schema)
+    if columns is None or not body:
+        return None
+    try:
+        data = json.loads(body.decode("utf-8"))  # not json.loads(bytes): that guesses UTF-16/32
+    except ValueError:  # UnicodeDecodeError included
+        return None
+    if not isinstance(data, dict) or len(data) != 1:
+        return None
+    names = [name for name, _, _ in columns]
+    if "dataframe_records" in data:
+        rows = data["dataframe_records"]
+        if not isinstance(rows, list) or not rows or len(rows) > MAX_ROWS:
+            return None
+        wanted = set(names)
+        if not all(isinstance(r, dict) and r.keys() == wanted for r in rows):
+            return None
+        values = {name: [r[name] for r in rows] for name in names}
+    elif "dataframe_split" in data:
+        split_ = data["dataframe_split"]
+        if not isinstance(split_, dict) or split_.keys() != {"columns", "data"}:
+            return None
+        given, rows = split_["columns"], split_["data"]
+        if not isinstance(given, list) or not all(isinstance(c, str) for c in given):
+            return None
+        if sorted(given) != sorted(names):
+            return None
+        if len(given) != len(set(given)) or not isinstance(rows, list) or not rows:
+            return None
+        if len(rows) > MAX_ROWS or not all(
+            isinstance(r, list) and len(r) == len(given) for r in rows
+        ):
+            return None
+        values = {name: [r[i] for r in rows] for i, name in enumerate(given)}
+    else:
+        return None
+    arrays = {}
+    for name, dtype, accepted in columns:
+        array = _column(values[name], dtype, accepted)
+        if array is None:
+            return None
+        arrays[name] = array
+    dtypes = {a.dtype for a in arrays.values()}
+    if (
+        len(dtypes) == 1 and next(iter(dtypes)).kind != "O"
+    ):  # one block: cheaper to build and to score
+        return pd.DataFrame(np.column_stack(list(arrays.values())), columns=names)
+    return pd.DataFrame(arrays, columns=names)
 
 
 def to_frame(data: Any) -> pd.DataFrame:

@@ -8,6 +8,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mlflow.models import infer_signature
 from mlflow.pyfunc import scoring_server
 
@@ -133,3 +135,102 @@ def test_batch_predictions_split_back_per_request() -> None:
         scoring_server.predictions_to_json(part, out)
         assert json.loads(protocol.encode(part)) == json.loads(out.getvalue())
     assert json.loads(protocol.encode(parts[1])) == {"predictions": [{"p": 9, "q": 0.3}]}
+
+
+# -- the fast path reads exactly what MLflow's path reads ------------------------------------
+MIXED = pd.DataFrame(
+    {
+        "d": [1.5],
+        "f": np.array([1.5], dtype="float32"),
+        "l": [3],
+        "i": np.array([3], dtype="int32"),
+        "b": [True],
+        "s": ["x"],
+    }
+)
+MIXED_SCHEMA = infer_signature(MIXED).inputs
+SCALARS = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.booleans(),
+    st.text(max_size=3),
+    st.none(),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+def _slow(body: bytes, schema: object) -> pd.DataFrame | None:
+    try:
+        return protocol.validate(protocol.parse(body, "application/json", schema), schema)
+    except protocol.BadRequest:
+        return None
+
+
+def test_simple_bodies_take_the_fast_path_and_match_mlflow() -> None:
+    rows = [{"x1": 1.0, "n": 1}, {"x1": 2, "n": 2}]
+    for body in (
+        {"dataframe_records": rows},
+        {"dataframe_split": {"columns": ["n", "x1"], "data": [[1, 1.0], [2, 2]]}},
+    ):
+        raw = json.dumps(body).encode()
+        fast = protocol.parse_simple(raw, "application/json; charset=utf-8", SCHEMA)
+        assert fast is not None, body
+        pd.testing.assert_frame_equal(fast, _slow(raw, SCHEMA))
+    record = {"d": 1.5, "f": 1.5, "l": 3, "i": 3, "b": True, "s": "x"}
+    raw = json.dumps({"dataframe_records": [record]}).encode()
+    pd.testing.assert_frame_equal(protocol.parse_simple(raw, None, MIXED_SCHEMA), MIXED)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b'{"dataframe_records": [{"x1": 1.0, "n": 1.5}]}', None),  # float for a long
+        (b'{"dataframe_records": [{"x1": true, "n": 1}]}', None),  # bool for a double
+        (b'{"dataframe_records": [{"x1": 1.0}]}', None),  # missing column
+        (b'{"dataframe_records": [{"x1": 1.0, "n": 1, "z": 2}]}', None),  # extra column
+        (b'{"dataframe_records": [{"x1": 1.0, "n": 1}], "params": {}}', None),
+        (b'{"instances": [{"x1": 1.0, "n": 1}]}', None),
+        (b'{"dataframe_records": []}', None),
+        ('{"dataframe_records": [{"x1": 1.0, "n": 1}]}'.encode("utf-16"), None),
+        (b'{"dataframe_records": [{"x1": 1.0, "n": 1}]}', "application/json; charset=latin-1"),
+        (b"x1,n\n1.0,1", "text/csv"),
+    ],
+)
+def test_anything_else_takes_mlflows_path(body: bytes, content_type: str | None) -> None:
+    assert protocol.parse_simple(body, content_type, SCHEMA) is None
+
+
+GOOD = {
+    "d": st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(2**60), 2**60),
+    "f": st.floats(allow_nan=False, allow_infinity=False, width=32),
+    "l": st.integers(-(2**63), 2**63 - 1),
+    "i": st.integers(-(2**31), 2**31 - 1),
+    "b": st.booleans(),
+    "s": st.text(max_size=3),
+}
+
+
+def _mostly(good: st.SearchStrategy, bad: st.SearchStrategy) -> st.SearchStrategy:
+    return st.integers(0, 9).flatmap(lambda k: bad if k == 0 else good)
+
+
+# Mostly well-typed rows (so the fast path is taken), sometimes a wrong value or an extra key.
+ROW = _mostly(
+    st.fixed_dictionaries({c: _mostly(GOOD[c], SCALARS) for c in GOOD}),
+    st.fixed_dictionaries({c: SCALARS for c in GOOD}, optional={"extra": SCALARS}),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows=st.lists(ROW, min_size=0, max_size=4), split=st.booleans())
+def test_fast_path_never_disagrees_with_mlflow(rows: list[dict], split: bool) -> None:
+    if split:
+        columns = sorted({k for r in rows for k in r})
+        data = [[r.get(c) for c in columns] for r in rows]
+        body = {"dataframe_split": {"columns": columns, "data": data}}
+    else:
+        body = {"dataframe_records": rows}
+    raw = json.dumps(body).encode()
+    fast = protocol.parse_simple(raw, "application/json", MIXED_SCHEMA)
+    if fast is not None:  # whatever the fast path accepts, MLflow reads to the same frame
+        pd.testing.assert_frame_equal(fast, _slow(raw, MIXED_SCHEMA))
