@@ -34,12 +34,12 @@ class OnlineFeatures:
             self._reader = OnlineReader(self.repo_path)
         return self._reader
 
-    async def join(self, given: pd.DataFrame, policy: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """``given`` plus the online features of its entities; also the features alone."""
-        missing = [k for k in self.entity_keys if k not in given.columns]
+    async def read(self, entities: dict[str, list[Any]]) -> dict[str, Any]:
+        """Feast's online answer for these entity keys (a 4xx BadRequest for bad ones)."""
+        missing = [k for k in self.entity_keys if k not in entities]
         if missing:
             raise BadRequest(f"the request lacks entity key column(s) {missing}")
-        entities = {k: given[k].tolist() for k in self.entity_keys}
+        entities = {k: entities[k] for k in self.entity_keys}
         reader = self._get_reader()
         try:
             if reader.blocking_io:  # a network store: wait off the event loop
@@ -48,6 +48,31 @@ class OnlineFeatures:
                 answer = reader.read(self.features, entities)
         except RaylakeError as exc:  # unknown feature, bad key type, too many rows
             raise BadRequest(f"online features: {exc}") from exc
+        return answer
+
+    async def join_columns(
+        self, given: dict[str, list[Any]], policy: str
+    ) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+        """Like ``join`` on plain columns (name -> values): no pandas on the request path."""
+        answer = await self.read(given)
+        features: dict[str, list[Any]] = {}
+        absent = [False] * len(next(iter(given.values())))
+        for name, result in zip(
+            answer["metadata"]["feature_names"], answer["results"], strict=True
+        ):
+            if name in self.entity_keys:
+                continue
+            features[name] = result["values"]
+            absent = [a or s != _PRESENT for a, s in zip(absent, result["statuses"], strict=True)]
+        if policy == "404" and any(absent):
+            rows = [{k: given[k][i] for k in self.entity_keys} for i, a in enumerate(absent) if a]
+            raise BadRequest(f"no online features for {rows[:10]}", 404, "NOT_FOUND")
+        return {**{k: v for k, v in given.items() if k not in features}, **features}, features
+
+    async def join(self, given: pd.DataFrame, policy: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """``given`` plus the online features of its entities; also the features alone."""
+        present = [k for k in self.entity_keys if k in given.columns]
+        answer = await self.read({k: given[k].tolist() for k in present})  # names missing keys
         names = answer["metadata"]["feature_names"]
         values, absent = {}, pd.Series(False, index=range(len(given)))
         for name, result in zip(names, answer["results"], strict=True):

@@ -119,13 +119,12 @@ def _column(values: list[Any], dtype: np.dtype, accepted: tuple[type, ...]) -> n
     return np.array(values, dtype=dtype)
 
 
-def parse_simple(body: bytes, content_type: str | None, schema: Schema | None) -> Any:
-    """The validated frame of a plain rows body, or None when MLflow's path must read it."""
+def read_columns(body: bytes, content_type: str | None) -> dict[str, list[Any]] | None:
+    """Column name -> values of a plain rows body: ``dataframe_records`` whose rows all have
+    the same keys, or ``dataframe_split`` with string column names and nothing else; None for
+    any other body (MLflow's path reads, or refuses, those)."""
     mime, _, params = (content_type or JSON).partition(";")
     if mime.strip().lower() != JSON or params.strip() not in ("", "charset=utf-8"):
-        return None  # the full path reads (or refuses) other types and charsets
-    columns = _simple_columns(schema)
-    if columns is None or not body:
         return None
     try:
         data = json.loads(body.decode("utf-8"))  # not json.loads(bytes): that guesses UTF-16/32
@@ -133,32 +132,44 @@ def parse_simple(body: bytes, content_type: str | None, schema: Schema | None) -
         return None
     if not isinstance(data, dict) or len(data) != 1:
         return None
-    names = [name for name, _, _ in columns]
     if "dataframe_records" in data:
         rows = data["dataframe_records"]
         if not isinstance(rows, list) or not rows or len(rows) > MAX_ROWS:
             return None
-        wanted = set(names)
-        if not all(isinstance(r, dict) and r.keys() == wanted for r in rows):
+        if not isinstance(rows[0], dict):
             return None
-        values = {name: [r[name] for r in rows] for name in names}
-    elif "dataframe_split" in data:
+        keys = rows[0].keys()
+        if not all(isinstance(r, dict) and r.keys() == keys for r in rows):
+            return None
+        return {name: [r[name] for r in rows] for name in keys}
+    if "dataframe_split" in data:
         split_ = data["dataframe_split"]
         if not isinstance(split_, dict) or split_.keys() != {"columns", "data"}:
             return None
         given, rows = split_["columns"], split_["data"]
         if not isinstance(given, list) or not all(isinstance(c, str) for c in given):
             return None
-        if sorted(given) != sorted(names):
-            return None
         if len(given) != len(set(given)) or not isinstance(rows, list) or not rows:
             return None
-        if len(rows) > MAX_ROWS or not all(
-            isinstance(r, list) and len(r) == len(given) for r in rows
-        ):
+        if len(rows) > MAX_ROWS:
             return None
-        values = {name: [r[i] for r in rows] for i, name in enumerate(given)}
-    else:
+        if not all(isinstance(r, list) and len(r) == len(given) for r in rows):
+            return None
+        return {name: [r[i] for r in rows] for i, name in enumerate(given)}
+    return None
+
+
+def frame_from_columns(
+    values: dict[str, list[Any]], schema: Schema | None, *, extra: bool = False
+) -> pd.DataFrame | None:
+    """The frame MLflow's enforcement would make of these columns, built directly; None unless
+    every signature column is there with JSON values of exactly its type. ``extra``: other
+    columns may be present (they are left out, as MLflow leaves them out)."""
+    columns = _simple_columns(schema)
+    if columns is None:
+        return None
+    names = [name for name, _, _ in columns]
+    if not (values.keys() >= set(names) if extra else values.keys() == set(names)):
         return None
     arrays = {}
     for name, dtype, accepted in columns:
@@ -166,12 +177,28 @@ def parse_simple(body: bytes, content_type: str | None, schema: Schema | None) -
         if array is None:
             return None
         arrays[name] = array
-    dtypes = {a.dtype for a in arrays.values()}
-    if (
-        len(dtypes) == 1 and next(iter(dtypes)).kind != "O"
-    ):  # one block: cheaper to build and to score
+    kinds = {a.dtype for a in arrays.values()}
+    if len(kinds) == 1 and next(iter(kinds)).kind != "O":  # one block: cheaper to build, score
         return pd.DataFrame(np.column_stack(list(arrays.values())), columns=names)
     return pd.DataFrame(arrays, columns=names)
+
+
+def parse_simple(body: bytes, content_type: str | None, schema: Schema | None) -> Any:
+    """The validated frame of a plain rows body, or None when MLflow's path must read it."""
+    if _simple_columns(schema) is None:
+        return None
+    values = read_columns(body, content_type)
+    return None if values is None else frame_from_columns(values, schema)
+
+
+def records_json(values: dict[str, list[Any]]) -> str:
+    """Columns as JSON records text for the inference table (as ``rows_json`` writes a frame)."""
+    names = list(values)
+    rows = [dict(zip(names, row, strict=True)) for row in zip(*values.values(), strict=True)]
+    try:
+        return json.dumps(rows, allow_nan=False)
+    except ValueError:  # NaN or infinity: pandas writes those as null
+        return rows_json(pd.DataFrame(values))
 
 
 def to_frame(data: Any) -> pd.DataFrame:
