@@ -5,8 +5,9 @@ Data: a TPC-H-like ``lineitem`` fact table (10,000,000 rows; ``--quick``: 1,000,
 Queries: Q1 (pricing summary: filter + eight aggregates grouped by two flags) and a Q3-like
 join (revenue per market segment and ship year, fact joined to the dimension).
 
-* raylake: ``ws.sql(query)`` on the default engine, names resolved through the catalog, the
-  Delta snapshot read by delta-rs each time.
+* raylake: ``ws.sql(query)`` on the default engine ("auto": DuckDB over the snapshot's files
+  here), names resolved through the catalog, the Delta snapshot read by delta-rs each time;
+  for reference also ``engine="datafusion"`` (delta-rs's DataFusion, the previous default).
 * baseline: PySpark ``local[2]`` (Java 17 options from ``raylake.compute.java_options``) over
   temp views of the same Delta snapshots' Parquet files (``DeltaTable.file_uris()``; pyspark
   has no Delta jar here), the same SQL text.
@@ -123,16 +124,18 @@ def timed_runs(run: Any, runs: int) -> tuple[float, list[float], Any]:
     return times[0], times[1:], answer
 
 
-def raylake_side(ws: raylake.Workspace, runs: int) -> tuple[dict[str, Any], list[list[dict]]]:
+def raylake_side(
+    ws: raylake.Workspace, runs: int, engine: str | None = None
+) -> tuple[dict[str, Any], list[list[dict]]]:
     queries = [
         q.format(lineitem="main.tpch.lineitem", customer="main.tpch.customer") for q in (Q1, Q3)
     ]
 
     def run() -> list[list[dict]]:
-        return [ws.sql(q).to_pylist() for q in queries]
+        return [ws.sql(q, engine=engine).to_pylist() for q in queries]
 
     cold, warm, answer = timed_runs(run, runs)
-    say(f"raylake ws.sql: cold {cold} s, warm {warm}")
+    say(f"raylake ws.sql (engine {engine or 'auto'}): cold {cold} s, warm {warm}")
     return {"cold_s": cold, "warm_s": warm}, answer
 
 
@@ -209,8 +212,12 @@ def main(argv: list[str] | None = None) -> None:
             say(f"wrote {rows:,} + {CUSTOMERS:,} rows ({size / 1e6:.0f} MB) in {took:.1f} s")
             load_before = load()
             ours, our_answer = raylake_side(ws, args.runs)
+            plan = ws._sql.plan(Q1.format(lineitem="main.tpch.lineitem", customer=""))
+            engine = ws._sql.choose_engine("auto", plan)
+            fusion, fusion_answer = raylake_side(ws, args.runs, "datafusion")
             theirs, their_answer = pyspark_side(ws, args.runs)
             check_agree(our_answer, their_answer)
+            check_agree(fusion_answer, their_answer)
             say("answers agree")
     raylake_s, pyspark_s = min(ours["warm_s"]), min(theirs["warm_s"])
     print(
@@ -223,6 +230,9 @@ def main(argv: list[str] | None = None) -> None:
                 "raylake_s": raylake_s,
                 "pyspark_s": pyspark_s,
                 "speedup": round(pyspark_s / raylake_s, 2),
+                "raylake_engine": engine,
+                "datafusion_s": min(fusion["warm_s"]),
+                "datafusion_speedup": round(pyspark_s / min(fusion["warm_s"]), 2),
                 "raylake_cold_s": ours["cold_s"],
                 "pyspark_cold_s": theirs["cold_s"],
                 "pyspark_start_s": theirs["start_s"],

@@ -1,4 +1,5 @@
-"""ws.sql on DataFusion and on Spark SQL (on Ray) gives the same answers on raylake tables."""
+"""ws.sql on DuckDB, DataFusion and Spark SQL (on Ray) gives the same answers on raylake
+tables."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 
 import raylake
 
-ENGINES = ("datafusion", "spark")
+ENGINES = ("duckdb", "datafusion", "spark")
 
 
 @pytest.fixture(scope="module")
@@ -66,13 +67,13 @@ def sales(ws: raylake.Workspace) -> str:
 
 
 def both(ws: raylake.Workspace, query: str, params: dict | None = None) -> pd.DataFrame:
-    """Run on both engines, check the answers agree, return DataFusion's."""
-    frames = [ws.sql(query, params, engine=e).to_pandas() for e in ENGINES]
-    left, right = frames
-    assert list(left.columns) == list(right.columns)
-    pd.testing.assert_frame_equal(
-        left.reset_index(drop=True), right.reset_index(drop=True), check_dtype=False
-    )
+    """Run on every engine, check the answers agree, return the first engine's."""
+    left, *others = [ws.sql(query, params, engine=e).to_pandas() for e in ENGINES]
+    for right in others:
+        assert list(left.columns) == list(right.columns)
+        pd.testing.assert_frame_equal(
+            left.reset_index(drop=True), right.reset_index(drop=True), check_dtype=False
+        )
     return left
 
 

@@ -1,5 +1,6 @@
-"""ws.sql on the default engine (DataFusion, in-process): names, time travel, params, errors,
-writes and their lineage. No Ray, no Spark."""
+"""ws.sql on the embedded engines (DuckDB by default for reads, DataFusion), in-process: names,
+time travel, params, errors, writes and their lineage; which engine "auto" picks. No Ray, no
+Spark."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import decimal
 import re
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import raylake
@@ -174,7 +176,7 @@ def test_limit_of_constants(ws: raylake.Workspace) -> None:
 
 def test_unknown_engine(ws: raylake.Workspace) -> None:
     with pytest.raises(raylake.InvalidArgumentError, match="unknown SQL engine"):
-        ws.sql("SELECT 1 AS x", engine="duckdb")
+        ws.sql("SELECT 1 AS x", engine="sqlite")
 
 
 def test_ctes_and_values(ws: raylake.Workspace) -> None:
@@ -251,7 +253,63 @@ def test_auto_engine_picks_spark_for_large_data(ws: raylake.Workspace) -> None:
     runner: SqlRunner = ws._sql
     snapshots = runner.plan("SELECT * FROM people JOIN shop.orders ON true")
     assert {str(s.name) for s in snapshots} == {"main.default.people", "main.shop.orders"}
-    assert runner.choose_engine("auto", snapshots) == "datafusion"
+    assert runner.choose_engine("auto", snapshots) == "duckdb"
+    assert runner.choose_engine("auto", snapshots, write=True) == "datafusion"
     small = SqlRunner(ws._tables, ws._store, ws.write_table, ws.spark, auto_spark_bytes=100)
     assert small.choose_engine("auto", snapshots) == "spark"
     assert small.choose_engine("datafusion", snapshots) == "datafusion"
+
+
+QUERIES = [
+    "SELECT p.Name, count(o.order_id) AS n, sum(o.amount) AS total FROM people p "
+    "LEFT JOIN shop.orders o ON o.person = p.id GROUP BY p.Name ORDER BY p.Name",
+    "SELECT order_id, amount FROM shop.orders@v0 ORDER BY amount DESC, order_id",
+    "SELECT id / 2 AS half, id % 2 AS odd, upper(Name) AS n FROM people ORDER BY id",
+]
+
+
+@pytest.mark.parametrize("query", QUERIES)
+def test_duckdb_and_datafusion_agree(ws: raylake.Workspace, query: str) -> None:
+    duck, fusion = (ws.sql(query, engine=e) for e in ("duckdb", "datafusion"))
+    assert duck.schema.names == fusion.schema.names
+    assert duck.to_pylist() == fusion.to_pylist()
+
+
+def test_integer_sums_are_bigint_on_duckdb(ws: raylake.Workspace) -> None:
+    got = ws.sql("SELECT sum(age) AS s, sum(age / 10) AS f FROM people", engine="duckdb")
+    assert got.schema.types[:1] == [pa.int64()] and got.to_pylist() == [{"s": 120, "f": 12.0}]
+    with pytest.raises(raylake.SqlError, match="overflows BIGINT"):
+        ws.sql("SELECT sum(x) AS s FROM (VALUES (9223372036854775807), (1)) v(x)", engine="duckdb")
+
+
+def test_duckdb_reads_old_files_after_schema_evolution(ws: raylake.Workspace) -> None:
+    ws.write_table(
+        "shop.orders",
+        pd.DataFrame({"order_id": [5], "person": [1], "amount": [1.0], "coupon": ["x"]}),
+        schema_evolution=True,
+    )
+    query = "SELECT order_id, coupon FROM shop.orders ORDER BY order_id"
+    assert ws._sql.choose_engine("auto", ws._sql.plan(query)) == "duckdb"
+    got = rows(ws, query)
+    assert got == rows(ws, query, engine="datafusion")
+    assert [r["coupon"] for r in got] == [None, None, None, None, "x"]
+
+
+def test_partitioned_tables_run_on_datafusion(ws: raylake.Workspace, tmp_path) -> None:
+    from deltalake import write_deltalake
+
+    location = tmp_path / "by_day"
+    frame = pd.DataFrame({"day": ["d1", "d1", "d2"], "n": [1, 2, 3]})
+    write_deltalake(str(location), frame, partition_by=["day"])
+    ws.catalog.register_table("shop.by_day", str(location))
+    query = "SELECT day, sum(n) AS n FROM shop.by_day GROUP BY day ORDER BY day"
+    assert ws._sql.choose_engine("auto", ws._sql.plan(query)) == "datafusion"
+    assert rows(ws, query) == [{"day": "d1", "n": 3}, {"day": "d2", "n": 3}]
+    with pytest.raises(raylake.SqlError, match="partitioned"):
+        ws.sql(query, engine="duckdb")
+
+
+def test_duckdb_errors_name_the_users_tables(ws: raylake.Workspace) -> None:
+    with pytest.raises(raylake.SqlError, match="DuckDB") as info:
+        ws.sql("SELECT nope FROM shop.orders", engine="duckdb")
+    assert not ENGINE_NAME.search(str(info.value))

@@ -93,7 +93,7 @@ def test_params_cannot_inject(client: TestClient) -> None:
         ({"query": "SELEC 1"}, 400, "SqlError"),
         ({"query": "SELECT nope FROM orders"}, 400, "SqlError"),
         ({"query": "SELECT * FROM orders WHERE id = :n"}, 400, "SqlError"),
-        ({"query": "SELECT 1 AS x", "engine": "duckdb"}, 400, "InvalidArgumentError"),
+        ({"query": "SELECT 1 AS x", "engine": "sqlite"}, 400, "InvalidArgumentError"),
         ({"query": "SELECT * FROM nowhere"}, 404, "TableNotFoundError"),
         ({"query": "SELECT * FROM orders@v9"}, 404, "VersionNotFoundError"),
         ({"query": "DROP TABLE orders"}, 403, "ReadOnlyError"),

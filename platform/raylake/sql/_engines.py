@@ -1,4 +1,4 @@
-"""The two engines: delta-rs's DataFusion in-process, and Spark SQL on Ray.
+"""The engines: DuckDB and delta-rs's DataFusion in-process, and Spark SQL on Ray.
 
 Each gets the rewritten tree and the pinned snapshots, generates its own dialect from the
 tree and turns engine failures into :class:`SqlError` messages that name the user's tables.
@@ -14,6 +14,7 @@ from deltalake import QueryBuilder
 from sqlglot import exp
 
 from raylake.errors import SqlError
+from raylake.sql import _duckdb
 from raylake.sql._resolve import Snapshot
 from raylake.tables import spark_io
 
@@ -50,10 +51,10 @@ def _plain_types(table: pa.Table) -> pa.Table:
     return table if target == table.schema else table.cast(target)
 
 
-def _datafusion_sql(tree: exp.Expression, snapshots: list[Snapshot]) -> str:
+def _engine_sql(tree: exp.Expression, snapshots: list[Snapshot], dialect: str) -> str:
     # DataFusion folds unquoted identifiers to lower case; Spark matches names ignoring case.
-    # Quote each identifier with the case of the column or alias it names, so both engines
-    # read the same query the same way (and output columns keep the case written).
+    # Quote each identifier with the case of the column or alias it names, so every engine
+    # reads the same query the same way (and output columns keep the case written).
     canonical: dict[str, str] = {}
     for node in tree.find_all(exp.Alias, exp.TableAlias, exp.CTE):
         ident = node.args.get("alias")
@@ -69,14 +70,18 @@ def _datafusion_sql(tree: exp.Expression, snapshots: list[Snapshot]) -> str:
         if not ident.quoted and ident.this.lower() in canonical:
             ident.set("this", canonical[ident.this.lower()])
             ident.set("quoted", True)
-    return tree.sql(dialect=DATAFUSION_DIALECT)
+    return tree.sql(dialect=dialect)
+
+
+def run_duckdb(tree: exp.Expression, snapshots: list[Snapshot]) -> pa.Table:
+    return _plain_types(_duckdb.run(_engine_sql(tree, snapshots, _duckdb.DIALECT), snapshots))
 
 
 def run_datafusion(tree: exp.Expression, snapshots: list[Snapshot]) -> pa.Table:
     builder = QueryBuilder()
     for snap in snapshots:
         builder.register(snap.engine_name, snap.delta)
-    sql = _datafusion_sql(tree, snapshots)
+    sql = _engine_sql(tree, snapshots, DATAFUSION_DIALECT)
     try:
         result = _plain_types(pa.table(builder.execute(sql)))
     except Exception as exc:  # delta-rs raises DeltaError or a bare Exception

@@ -11,7 +11,7 @@ import pyarrow as pa
 from raylake.catalog import CatalogStore
 from raylake.errors import InvalidArgumentError, SqlError, TableExistsError
 from raylake.names import TableName
-from raylake.sql import _engines
+from raylake.sql import _duckdb, _engines
 from raylake.sql._params import bind
 from raylake.sql._parse import Statement, classify, parse
 from raylake.sql._resolve import Snapshot, resolve, table_name
@@ -20,11 +20,14 @@ from raylake.tables.managed import ManagedTables
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-EngineName = Literal["auto", "datafusion", "spark"]
-ENGINES = ("auto", "datafusion", "spark")
+EngineName = Literal["auto", "duckdb", "datafusion", "spark"]
+ENGINES = ("auto", "duckdb", "datafusion", "spark")
 
 # Above this much Delta data (Parquet bytes of the snapshots read) "auto" runs on Spark on
-# Ray: DataFusion reads in-process on one node, which is fastest until the data stops fitting.
+# Ray: the embedded engines read in-process on one node, fastest until the data stops fitting.
+# Below it, reads run on DuckDB when it can read every snapshot exactly (local, unpartitioned,
+# no deletion vectors; about twice DataFusion's speed here), else on DataFusion; writes
+# (CREATE TABLE AS, INSERT) on DataFusion, whose result types the write path was built on.
 AUTO_SPARK_BYTES = 8 * 1024**3
 
 WriteFn = Callable[..., int]
@@ -59,10 +62,12 @@ class SqlRunner:
             raise SqlError("params must be a dict of :name -> value")
         statement = classify(bind(parse(query), params), read_only)
         snapshots = resolve(statement.query, self._tables, f"rl{uuid.uuid4().hex[:8]}")
-        use = self.choose_engine(choice, snapshots)
+        use = self.choose_engine(choice, snapshots, write=statement.kind != "query")
         if statement.kind == "query":
             if use == "spark":
                 return _engines.run_spark(self._spark, statement.query, snapshots)
+            if use == "duckdb":
+                return _engines.run_duckdb(statement.query, snapshots)
             return _engines.run_datafusion(statement.query, snapshots)
         return self._run_write(statement, snapshots, use)
 
@@ -78,11 +83,15 @@ class SqlRunner:
             raise InvalidArgumentError(f"unknown SQL engine {engine!r}: use one of {ENGINES}")
         return choice  # type: ignore[return-value]
 
-    def choose_engine(self, choice: EngineName, snapshots: list[Snapshot]) -> str:
+    def choose_engine(
+        self, choice: EngineName, snapshots: list[Snapshot], write: bool = False
+    ) -> str:
         if choice != "auto":
             return choice
         total = sum(s.size_bytes() for s in snapshots)
-        return "spark" if total > self.auto_spark_bytes else "datafusion"
+        if total > self.auto_spark_bytes:
+            return "spark"
+        return "datafusion" if write or not _duckdb.supports(snapshots) else "duckdb"
 
     # -- writes --------------------------------------------------------------------------------
     def _run_write(self, statement: Statement, snapshots: list[Snapshot], use: str) -> pa.Table:
@@ -106,8 +115,8 @@ class SqlRunner:
             df = _engines.spark_dataframe(self._spark(), statement.query, snapshots)
             data: Any = _spark_columns(df, schema, statement.columns)
         else:
-            result = _engines.run_datafusion(statement.query, snapshots)
-            data = _arrow_columns(result, schema, statement.columns)
+            run = _engines.run_duckdb if use == "duckdb" else _engines.run_datafusion
+            data = _arrow_columns(run(statement.query, snapshots), schema, statement.columns)
         version = self._write(str(target), data, mode=mode)
         self._record_lineage(snapshots, target, version, mode)
         added = self._tables.get(target).history(1)[0].rows_added
