@@ -157,8 +157,9 @@ class Workspace:
     ) -> pa.Table:
         """Run SQL over catalog tables; an Arrow table (see ``raylake.sql``).
 
-        ``engine``: ``None``/``"auto"`` (DataFusion unless the data is large), ``"datafusion"``
-        or ``"spark"``. ``params`` bind ``:name`` placeholders as values, never as SQL text.
+        ``engine``: ``None``/``"auto"`` (in-process DuckDB or DataFusion unless the data is
+        large, then Spark), ``"duckdb"``, ``"datafusion"`` or ``"spark"``. ``params`` bind
+        ``:name`` placeholders as values, never as SQL text.
         """
         return self._sql.run(query, params, engine, read_only)
 

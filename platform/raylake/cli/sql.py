@@ -41,7 +41,7 @@ def parse_param(text: str) -> tuple[str, Any]:
 def sql(
     query: Annotated[str, typer.Argument(help="One SQL statement ('-' reads it from stdin).")],
     engine: Annotated[
-        str, typer.Option("--engine", help="auto, datafusion or spark (Spark on Ray).")
+        str, typer.Option("--engine", help="auto, duckdb, datafusion or spark (Spark on Ray).")
     ] = "auto",
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
     output: Annotated[

@@ -2,8 +2,9 @@
 
 Names resolve through the catalog (one or two parts against ``main.default``), ``@v3`` is short
 for ``VERSION AS OF 3``, ``:name`` placeholders bind ``params`` as literals in the parsed tree.
-The default engine is delta-rs's DataFusion in-process; ``engine="spark"`` (or tables larger
-than ``AUTO_SPARK_BYTES``) runs Spark SQL on Ray. The result is a ``pyarrow.Table``.
+The default engine runs in-process: DuckDB over the pinned Delta snapshot's files where that is
+the whole table, delta-rs's DataFusion otherwise; ``engine="spark"`` (or tables larger than
+``AUTO_SPARK_BYTES``) runs Spark SQL on Ray. The result is a ``pyarrow.Table``.
 
 Read-only unless ``read_only=False``: then ``CREATE TABLE x AS SELECT`` and ``INSERT INTO x
 SELECT`` write through ``ws.write_table`` and record lineage from every table version read.

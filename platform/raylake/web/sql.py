@@ -21,7 +21,7 @@ class SqlRequest(BaseModel):
     params: dict[str, str | int | float | bool | None] | None = Field(
         default=None, description="Values for :name placeholders (bound as literals)."
     )
-    engine: str | None = Field(default=None, description="auto, datafusion or spark.")
+    engine: str | None = Field(default=None, description="auto, duckdb, datafusion or spark.")
 
 
 @router.post(
