@@ -332,24 +332,18 @@ class ModelEndpoint:
             return frame, protocol.rows_json(frame), None
         # Online features: the request carries entity keys (and request-time columns); the
         # replica reads the rest from the online store, then checks the joined row.
-        given_columns = protocol.read_columns(body, content_type)
-        if given_columns is not None:  # plain rows: join and check without pandas or MLflow
-            t0 = time.perf_counter()
-            joined, used = await self._features.join_columns(given_columns, self._missing_entities)
-            self._observe_lookup(t0)
-            frame = protocol.frame_from_columns(joined, chosen.schema, extra=True)
-            if frame is not None:
-                return frame, protocol.records_json(given_columns), protocol.records_json(used)
-        given = protocol.to_frame(protocol.parse(body, content_type, None))
+        given = protocol.read_columns(body, content_type)
+        if given is None:  # not plain rows: MLflow's parser reads it
+            frame = protocol.to_frame(protocol.parse(body, content_type, None))
+            given = frame.to_dict(orient="list")
         t0 = time.perf_counter()
         joined, used = await self._features.join(given, self._missing_entities)
-        self._observe_lookup(t0)
-        frame = protocol.validate(joined, chosen.schema)
-        return frame, protocol.rows_json(given), protocol.rows_json(used)
-
-    def _observe_lookup(self, t0: float) -> None:
         if self._monitoring:
             self._metrics.feature_lookup.labels(self._name).observe(time.perf_counter() - t0)
+        frame = protocol.frame_from_columns(joined, chosen.schema, extra=True)
+        if frame is None:  # nulls, other types: MLflow's enforcement decides
+            frame = protocol.validate(pd.DataFrame(joined), chosen.schema)
+        return frame, protocol.records_json(given), protocol.records_json(used)
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
     async def _score(self, items: list[tuple[Loaded, pd.DataFrame]]) -> list[Any]:

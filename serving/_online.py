@@ -12,8 +12,6 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-import pandas as pd
-
 from raylake.errors import RaylakeError
 from raylake.serving._protocol import BadRequest
 
@@ -50,10 +48,11 @@ class OnlineFeatures:
             raise BadRequest(f"online features: {exc}") from exc
         return answer
 
-    async def join_columns(
+    async def join(
         self, given: dict[str, list[Any]], policy: str
     ) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
-        """Like ``join`` on plain columns (name -> values): no pandas on the request path."""
+        """``given`` columns (name -> values) plus the online features of its entities; also
+        the features alone. Plain lists: no pandas on the request path."""
         answer = await self.read(given)
         features: dict[str, list[Any]] = {}
         absent = [False] * len(next(iter(given.values())))
@@ -68,21 +67,3 @@ class OnlineFeatures:
             rows = [{k: given[k][i] for k in self.entity_keys} for i, a in enumerate(absent) if a]
             raise BadRequest(f"no online features for {rows[:10]}", 404, "NOT_FOUND")
         return {**{k: v for k, v in given.items() if k not in features}, **features}, features
-
-    async def join(self, given: pd.DataFrame, policy: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """``given`` plus the online features of its entities; also the features alone."""
-        present = [k for k in self.entity_keys if k in given.columns]
-        answer = await self.read({k: given[k].tolist() for k in present})  # names missing keys
-        names = answer["metadata"]["feature_names"]
-        values, absent = {}, pd.Series(False, index=range(len(given)))
-        for name, result in zip(names, answer["results"], strict=True):
-            if name in self.entity_keys:
-                continue
-            values[name] = result["values"]
-            absent |= pd.Series([s != _PRESENT for s in result["statuses"]])
-        features = pd.DataFrame(values, index=given.index)
-        if policy == "404" and absent.any():
-            rows = given.loc[absent.to_numpy(), self.entity_keys].to_dict(orient="records")
-            raise BadRequest(f"no online features for {rows[:10]}", 404, "NOT_FOUND")
-        request_columns = given.drop(columns=[c for c in features.columns if c in given])
-        return pd.concat([request_columns, features], axis=1), features

@@ -197,7 +197,7 @@ def records_json(values: dict[str, list[Any]]) -> str:
     rows = [dict(zip(names, row, strict=True)) for row in zip(*values.values(), strict=True)]
     try:
         return json.dumps(rows, allow_nan=False)
-    except ValueError:  # NaN or infinity: pandas writes those as null
+    except (ValueError, TypeError):  # NaN, infinity, timestamps: pandas writes those
         return rows_json(pd.DataFrame(values))
 
 

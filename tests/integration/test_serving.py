@@ -4,6 +4,7 @@ promotion and rollback under load, traffic split, a replica crash, autoscaling c
 from __future__ import annotations
 
 import io
+import json
 import socket
 import threading
 import time
@@ -454,6 +455,20 @@ def test_requests_carry_only_entity_keys_and_request_columns(featured: Featured)
     r = httpx.post(featured.endpoint.invocations_url, json=body, timeout=30)
     assert r.status_code == 200, r.text
     assert r.json() == {"predictions": featured.expected(ids, surge)}
+    # Bodies other than plain rows go through MLflow's parser first: the same answer.
+    csv = "driver_id,surge\n" + "".join(f"{i},{s}\n" for i, s in zip(ids, surge, strict=True))
+    for content, kind in (
+        (json.dumps({"instances": body["dataframe_records"]}), "application/json"),
+        (csv, "text/csv"),
+    ):
+        r = httpx.post(
+            featured.endpoint.invocations_url,
+            content=content,
+            headers={"content-type": kind},
+            timeout=30,
+        )
+        assert r.status_code == 200, r.text
+        assert r.json() == {"predictions": featured.expected(ids, surge)}
     info = httpx.get(featured.endpoint.url, follow_redirects=True, timeout=30).json()
     assert info["features"] == FEATURE_REFS and info["entity_keys"] == ["driver_id"]
     metrics = httpx.get(f"{featured.endpoint.url}/metrics", timeout=30).text

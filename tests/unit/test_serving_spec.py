@@ -234,3 +234,17 @@ def test_fast_path_never_disagrees_with_mlflow(rows: list[dict], split: bool) ->
     fast = protocol.parse_simple(raw, "application/json", MIXED_SCHEMA)
     if fast is not None:  # whatever the fast path accepts, MLflow reads to the same frame
         pd.testing.assert_frame_equal(fast, _slow(raw, MIXED_SCHEMA))
+
+
+def test_records_json_reads_back_as_the_rows() -> None:
+    plain = {"a": [1, 2], "b": ["x", None], "c": [0.5, 1.5]}
+    assert json.loads(protocol.records_json(plain)) == [
+        {"a": 1, "b": "x", "c": 0.5},
+        {"a": 2, "b": None, "c": 1.5},
+    ]
+    # NaN and timestamps are not JSON: written as pandas writes a frame (null, ISO text).
+    odd = {"t": [pd.Timestamp("2026-01-01 10:00")], "x": [float("nan")]}
+    assert json.loads(protocol.records_json(odd)) == json.loads(
+        protocol.rows_json(pd.DataFrame(odd))
+    )
+    assert json.loads(protocol.records_json(odd))[0]["x"] is None
