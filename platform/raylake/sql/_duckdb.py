@@ -4,8 +4,9 @@ DuckDB's own Delta extension is downloaded at run time and cannot be installed o
 Delta part stays with delta-rs: the snapshot (a version of the log) names its data files, and
 DuckDB's Parquet reader scans exactly those. That is the whole table only when nothing else in
 the log changes what the files mean, so a snapshot qualifies when its files are local, it has no
-partition columns (their values live in the log, not the files) and its protocol uses neither
-deletion vectors nor column mapping. Anything else runs on DataFusion (``supports`` says which).
+partition columns (their values live in the log, not the files) and its protocol uses no
+deletion vectors, column mapping or type widening. Anything else runs on DataFusion
+(``supports`` says which).
 Files written before a schema evolution lack the new columns: ``union_by_name`` reads those as
 NULL, and the view projects the snapshot's columns in the snapshot's order.
 
@@ -24,8 +25,8 @@ from raylake.errors import SqlError
 from raylake.sql._resolve import Snapshot
 
 DIALECT = "duckdb"
-# Log features that change which rows or columns the data files hold.
-_UNSUPPORTED_FEATURES = {"deletionVectors", "columnMapping"}
+# Log features that change which rows, columns or types the data files hold.
+_UNSUPPORTED_FEATURES = {"deletionVectors", "columnMapping", "typeWidening", "typeWidening-preview"}
 
 _lock = threading.Lock()
 _database = None  # one in-memory DuckDB per process; each query gets its own cursor
