@@ -25,10 +25,13 @@ ENGINES = ("auto", "duckdb", "datafusion", "spark")
 
 # Above this much Delta data (Parquet bytes of the snapshots read) "auto" runs on Spark on
 # Ray: the embedded engines read in-process on one node, fastest until the data stops fitting.
-# Below it, reads run on DuckDB when it can read every snapshot exactly (local, unpartitioned,
-# no deletion vectors; about twice DataFusion's speed here), else on DataFusion; writes
-# (CREATE TABLE AS, INSERT) on DataFusion, whose result types the write path was built on.
 AUTO_SPARK_BYTES = 8 * 1024**3
+# From this much data, reads run on DuckDB when it can read every snapshot exactly (local,
+# unpartitioned, no deletion vectors): twice DataFusion's speed at 187 MB, 1.5x at 21 MB, equal
+# near 4 MB (benchmarks/sql.py). Below it DataFusion is as fast and has no first-query cost
+# (DuckDB's import and first query take ~0.3-0.5 s, paid by every `raylake sql` process).
+# Writes (CREATE TABLE AS, INSERT) run on DataFusion, whose result types the write path expects.
+AUTO_DUCKDB_BYTES = 8 * 1024**2
 
 WriteFn = Callable[..., int]
 
@@ -43,12 +46,14 @@ class SqlRunner:
         write: WriteFn,
         spark: Callable[[], SparkSession],
         auto_spark_bytes: int = AUTO_SPARK_BYTES,
+        auto_duckdb_bytes: int = AUTO_DUCKDB_BYTES,
     ) -> None:
         self._tables = tables
         self._store = store
         self._write = write
         self._spark = spark
         self.auto_spark_bytes = auto_spark_bytes
+        self.auto_duckdb_bytes = auto_duckdb_bytes
 
     def run(
         self,
@@ -91,7 +96,9 @@ class SqlRunner:
         total = sum(s.size_bytes() for s in snapshots)
         if total > self.auto_spark_bytes:
             return "spark"
-        return "datafusion" if write or not _duckdb.supports(snapshots) else "duckdb"
+        if write or total < self.auto_duckdb_bytes or not _duckdb.supports(snapshots):
+            return "datafusion"
+        return "duckdb"
 
     # -- writes --------------------------------------------------------------------------------
     def _run_write(self, statement: Statement, snapshots: list[Snapshot], use: str) -> pa.Table:
