@@ -315,3 +315,10 @@ def test_duckdb_errors_name_the_users_tables(ws: raylake.Workspace) -> None:
     with pytest.raises(raylake.SqlError, match="DuckDB") as info:
         ws.sql("SELECT nope FROM shop.orders", engine="duckdb")
     assert not ENGINE_NAME.search(str(info.value))
+
+
+def test_duckdb_spills_outside_the_working_directory(ws: raylake.Workspace) -> None:
+    ws.sql("SELECT count(*) AS n FROM people", engine="duckdb")
+    setting = "SELECT current_setting('temp_directory') AS d"
+    spill = ws.sql(setting, engine="duckdb").column("d")[0].as_py()
+    assert "raylake-duckdb" in spill and not spill.startswith(".")

@@ -16,7 +16,10 @@ as delta-rs's DataFusion on the same snapshots.
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
+from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
@@ -38,7 +41,10 @@ def _connection():  # noqa: ANN202 - duckdb.DuckDBPyConnection
         if _database is None:
             import duckdb
 
-            _database = duckdb.connect(":memory:")
+            # An in-memory database spills big joins and sorts to ".tmp" in the working
+            # directory by default: keep that out of the user's folders.
+            spill = Path(tempfile.gettempdir()) / f"raylake-duckdb-{os.getpid()}"
+            _database = duckdb.connect(":memory:", config={"temp_directory": str(spill)})
     cursor = _database.cursor()
     # UTC, as DataFusion and Spark (spark.sql.session.timeZone) answer here.
     cursor.execute("SET TimeZone = 'UTC'")
