@@ -229,3 +229,26 @@ def test_lineage_cycles_terminate(tmp_path: Path) -> None:
     assert len(store.upstream("main.s.a")) == 2
     assert len(store.downstream("main.s.a")) == 2
     store.close()
+
+
+def test_head_revision_is_alembics_and_a_current_database_skips_alembic(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from alembic.script import ScriptDirectory
+
+    from raylake.catalog import CatalogStore
+    from raylake.catalog.migrate import MIGRATIONS, current_revision, head_revision
+
+    assert head_revision() == ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    store = CatalogStore(url)
+    assert current_revision(store.engine) == head_revision()
+    store.close()
+    # A fresh process opening the current catalog never imports Alembic.
+    code = (
+        "import sys; from raylake.catalog import CatalogStore; "
+        f"CatalogStore({url!r}).close(); print('alembic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
