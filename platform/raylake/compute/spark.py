@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from typing import TYPE_CHECKING
 
 from raylake.compute.java_options import java_options_string
@@ -105,6 +106,30 @@ def prelaunch_driver(settings: Settings) -> None:
     locked.wait()
 
 
+EXECUTOR_WAIT_S = 180
+
+
+def wait_for_executors(
+    session: SparkSession, count: int, timeout_s: float = EXECUTOR_WAIT_S
+) -> int:
+    """Wait until ``count`` executors have registered with the driver; how many did.
+
+    RayDP returns the session while its executors (Ray Java actors) are still starting, so the
+    first job would wait for them instead; the session is ready when it can run tasks, as a
+    ``local[n]`` session is. Past the timeout (a cluster short of CPUs) this only logs.
+    """
+    tracker = session.sparkContext._jsc.sc().statusTracker()
+    deadline = time.monotonic() + timeout_s
+    while True:
+        ready = len(tracker.getExecutorInfos()) - 1  # the driver is listed too
+        if ready >= count or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    if ready < count:
+        log.warning("%d of %d Spark executors registered after %.0f s", ready, count, timeout_s)
+    return ready
+
+
 class SparkOnRay:
     """Lazily starts RayDP Spark and hands out the same session on every call."""
 
@@ -150,6 +175,7 @@ class SparkOnRay:
                 )
                 self._owned = True
                 self._session.sparkContext.setLogLevel("ERROR")
+                wait_for_executors(self._session, s.spark_executors)
         return self._session
 
     def stop(self) -> None:
