@@ -67,7 +67,7 @@ def unsupported(snapshot: Snapshot) -> str | None:
     features = set(delta.protocol().reader_features or ())
     if features & _UNSUPPORTED_FEATURES:
         return f"its log uses {sorted(features & _UNSUPPORTED_FEATURES)}"
-    uris = delta.file_uris()
+    uris = snapshot.file_uris
     if not uris:
         return "it has no data files"
     if any(local_path(u) is None for u in uris):
@@ -81,8 +81,8 @@ def supports(snapshots: list[Snapshot]) -> bool:
 
 def _bigint_sums(table: pa.Table, types: list[str]) -> pa.Table:
     """HUGEINT columns (DuckDB's type for the sum of integers; Arrow gets decimal(38, 0)) as
-    BIGINT, the type Spark and DataFusion answer, so a query's result type is the engine's
-    choice of none. A sum past the BIGINT range is an error, as in Spark's ANSI mode."""
+    BIGINT, the type Spark and DataFusion answer, so the result type does not depend on the
+    engine. A sum past the BIGINT range is an error, as in Spark's ANSI mode."""
     for i, duck_type in enumerate(types):
         if duck_type == "HUGEINT":
             try:
@@ -111,7 +111,7 @@ def run(sql: str, snapshots: list[Snapshot]) -> pa.Table:
     con = _connection()
     try:
         for snap in snapshots:
-            files = [local_path(u) for u in snap.delta.file_uris()]
+            files = [local_path(u) for u in snap.file_uris]
             columns = ", ".join(_quote(n) for n in snap.schema.names)
             relation = con.read_parquet(files, union_by_name=True).project(columns)
             relation.create_view(snap.engine_name, replace=True)

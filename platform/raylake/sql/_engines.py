@@ -107,7 +107,7 @@ def spark_dataframe(
     from pyspark.errors import PySparkException
 
     for snap in snapshots:
-        view = spark_io.read(spark, snap.delta.file_uris(), snap.schema)
+        view = spark_io.read(spark, snap.file_uris, snap.schema)
         view.createOrReplaceTempView(snap.engine_name)
     try:
         # spark.sql analyzes now: the plan holds the views' plans, so they can go right after.

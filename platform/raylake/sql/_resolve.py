@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import pyarrow as pa
 from deltalake import DeltaTable
@@ -35,6 +36,11 @@ class Snapshot:
     @property
     def label(self) -> str:
         return f"{self.name}@v{self.version}" if self.pinned else str(self.name)
+
+    @cached_property
+    def file_uris(self) -> list[str]:
+        """The snapshot's data files (listed once: engine choice and the read both need them)."""
+        return self.delta.file_uris()
 
     @property
     def schema(self) -> pa.Schema:
