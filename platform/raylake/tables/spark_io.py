@@ -24,7 +24,16 @@ def _spark_uri(uri: str) -> str:
 def conform(df: DataFrame, target: pa.Schema) -> DataFrame:
     """Select ``target``'s columns in order, casting losslessly and adding missing ones as null."""
     from pyspark.sql import functions as F
-    from pyspark.sql.pandas.types import from_arrow_type
+    from pyspark.sql.pandas.types import from_arrow_type, to_arrow_schema
+
+    try:
+        current = to_arrow_schema(df.schema)  # PySpark caches the schema: no JVM call here
+    except TypeError:
+        current = None
+    if current is not None and [(f.name, f.type) for f in current] == [
+        (f.name, f.type) for f in target
+    ]:
+        return df  # already the target's columns and types: a select would be ~3 JVM calls a column
 
     cols = []
     for field in target:
