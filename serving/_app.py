@@ -89,14 +89,17 @@ def _scorer(model: Any) -> Any:
     import inspect
 
     fn, meta = getattr(model, "_predict_fn", None), getattr(model, "metadata", None)
-    if fn is None or meta is None or model.metadata.get_input_schema() is None:
+    try:  # MLflow internals: any surprise (another MLflow version) means the plain path
+        if fn is None or meta is None or meta.get_input_schema() is None:
+            return model.predict
+        if meta._is_signature_from_type_hint() or meta._is_type_hint_from_example():
+            return model.predict
+        if meta.get_params_schema() is not None:
+            return model.predict
+        params = list(inspect.signature(fn).parameters.values())[1:]
+    except (AttributeError, TypeError, ValueError):
         return model.predict
-    if meta._is_signature_from_type_hint() or meta._is_type_hint_from_example():
-        return model.predict
-    if meta.get_params_schema() is not None:
-        return model.predict
-    params = inspect.signature(fn).parameters
-    if any(p.default is inspect.Parameter.empty for p in list(params.values())[1:]):
+    if any(p.default is inspect.Parameter.empty for p in params):
         return model.predict
     return fn
 

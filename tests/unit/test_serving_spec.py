@@ -248,3 +248,24 @@ def test_records_json_reads_back_as_the_rows() -> None:
         protocol.rows_json(pd.DataFrame(odd))
     )
     assert json.loads(protocol.records_json(odd))[0]["x"] is None
+
+
+def test_scorer_skips_only_pyfuncs_second_enforcement(tmp_path) -> None:
+    import mlflow
+    from sklearn.linear_model import LogisticRegression
+
+    from raylake.serving._app import _scorer
+
+    x = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0]})
+    mlflow.sklearn.save_model(LogisticRegression().fit(x, [0, 0, 1, 1]), tmp_path / "m",
+                              input_example=x[:2])  # fmt: skip
+    model = mlflow.pyfunc.load_model(str(tmp_path / "m"))
+    score = _scorer(model)
+    assert score != model.predict and score(x).tolist() == model.predict(x).tolist()
+
+    class Plain:  # not an MLflow pyfunc: its own predict, untouched
+        def predict(self, frame: pd.DataFrame) -> list[int]:
+            return [1] * len(frame)
+
+    plain = Plain()
+    assert _scorer(plain) == plain.predict
