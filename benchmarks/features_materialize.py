@@ -27,18 +27,19 @@ import contextlib
 import datetime as dt
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import raylake
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.helpers.redis_server import redis_server  # noqa: E402  (the tests' throw-away server)
 
 warnings.filterwarnings("ignore", category=DeprecationWarning)
 
@@ -98,29 +99,6 @@ def sample(ws: raylake.Workspace, view: str, ids: list[int]) -> pd.DataFrame:
     feats = ["conv_rate", "acc_rate", "avg_daily_trips", "rating", "city"]
     out = ws.features.online([f"{view}:{f}" for f in feats], [{"driver_id": i} for i in ids])
     return pd.DataFrame(out)
-
-
-@contextlib.contextmanager
-def redis_server(folder: str) -> Iterator[str]:
-    import redis
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    proc = subprocess.Popen(["redis-server", *args, "--dir", folder], stdout=subprocess.DEVNULL)
-    try:
-        client = redis.Redis(port=port)
-        for _ in range(100):
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                time.sleep(0.1)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def main() -> None:
