@@ -14,6 +14,7 @@ No ``from __future__ import annotations`` here: FastAPI resolves the route annot
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import random
 import time
@@ -28,6 +29,7 @@ from ray import serve
 
 from raylake.errors import InvalidTokenError, PermissionDeniedError
 from raylake.serving import _protocol as protocol
+from raylake.serving._asgi import InvocationsFirst, too_large
 from raylake.serving._metrics import EndpointMetrics
 from raylake.serving._online import OnlineFeatures
 from raylake.serving._openapi import INVOCATIONS_OPENAPI, describe_schema
@@ -65,6 +67,7 @@ class _BarePrefixIsRoot:
 
 
 app.add_middleware(_BarePrefixIsRoot)
+app.add_middleware(InvocationsFirst, content_type=protocol.JSON)  # outermost: runs first
 
 
 @dataclass(eq=False)  # identity matters: requests are grouped per loaded model
@@ -104,10 +107,6 @@ def _scorer(model: Any) -> Any:
     return fn
 
 
-def _error(exc: protocol.BadRequest) -> JSONResponse:
-    return JSONResponse(exc.body(), status_code=exc.status)
-
-
 # Helpers come before the class: Serve pickles the decorated class by value at decoration time,
 # so only names already defined then are available inside the replica.
 def _predict_alone(loaded: Loaded, frame: pd.DataFrame) -> Any:
@@ -120,12 +119,12 @@ def _predict_alone(loaded: Loaded, frame: pd.DataFrame) -> Any:
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise protocol.BadRequest(f"the body is larger than {limit} bytes", 413, "TOO_LARGE")
+        raise too_large(limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise protocol.BadRequest(f"the body is larger than {limit} bytes", 413, "TOO_LARGE")
+            raise too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -152,10 +151,9 @@ def _gate(settings: Settings) -> Any:
     return Gate.from_settings(settings)  # the workspace's catalog database, from the settings
 
 
-async def _authorize(gate: Any, name: str, request: Request) -> None:
-    """EXECUTE on endpoint ``name`` for the request's bearer token, or a 401/403 BadRequest.
+async def _authorize(gate: Any, name: str, header: str | None) -> None:
+    """EXECUTE on endpoint ``name`` for the bearer token in ``header``, or a 401/403 BadRequest.
     A cached success costs a hash and two dict lookups; misses query the catalog off the loop."""
-    header = request.headers.get("authorization")
     if gate.cached(header, "EXECUTE", "endpoint", (name,)) is not None:
         return
     try:
@@ -247,16 +245,30 @@ class ModelEndpoint:
             raise RuntimeError("no model loaded")
 
     # -- HTTP ------------------------------------------------------------------------------------
+    def __serve_build_asgi_app__(self) -> Any:
+        """Serve's hook once the replica exists: hand the scoring handler to the app, whose
+        first middleware (``InvocationsFirst``) sends invocations to it directly."""
+        self.app.state.invoke = self._invoke
+        return self.app
+
     @app.post("/invocations", openapi_extra=INVOCATIONS_OPENAPI, summary="Score rows")
     async def invocations(self, request: Request) -> Response:
+        # Documents the route; requests normally reach _invoke through InvocationsFirst.
+        status, payload, headers = await self._invoke(
+            request.headers, lambda limit: _read_body(request, limit)
+        )
+        return Response(payload, status_code=status, media_type=protocol.JSON, headers=headers)
+
+    async def _invoke(self, headers: Any, read_body: Any) -> tuple[int, bytes, dict[str, str]]:
+        """Score one request: (HTTP status, JSON body, extra headers); 4xx for bad input."""
         start = time.perf_counter()
         self._in_flight += 1
         try:
             if self._gate is not None:
-                await _authorize(self._gate, self._name, request)
+                await _authorize(self._gate, self._name, headers.get("authorization"))
             chosen = self._pick()
-            body = await _read_body(request, self._spec.max_body_bytes)
-            frame, inputs, features = await self._inputs(body, request, chosen)
+            body = await read_body(self._spec.max_body_bytes)
+            frame, inputs, features = await self._inputs(body, headers.get("content-type"), chosen)
             await asyncio.sleep(0)  # let requests already queued on the loop count themselves
             if self._in_flight == 1:
                 predictions = self._predict(chosen, [frame])[0]
@@ -267,10 +279,8 @@ class ModelEndpoint:
             payload, predictions_json = protocol.encode_both(predictions)
         except protocol.BadRequest as exc:
             self._metrics.errors.labels(self._name, str(exc.status), exc.error_code).inc()
-            response = _error(exc)
-            if exc.status == 401:
-                response.headers["WWW-Authenticate"] = "Bearer"
-            return response
+            extra = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else {}
+            return exc.status, json.dumps(exc.body()).encode(), extra
         finally:
             self._in_flight -= 1
         v = chosen.variant
@@ -281,9 +291,10 @@ class ModelEndpoint:
             self._metrics.latency.labels(*labels).observe(elapsed)
             self._metrics.rows.labels(*labels).inc(len(frame))
             if self._writer is not None:
-                self._record(request, v, elapsed, inputs, features, predictions_json)
-        headers = {VERSION_HEADER: str(v.version), MODEL_HEADER: v.model, ROLE_HEADER: v.role}
-        return Response(payload, media_type=protocol.JSON, headers=headers)
+                request_id = headers.get("x-request-id")
+                self._record(request_id, v, elapsed, inputs, features, predictions_json)
+        answer = {VERSION_HEADER: str(v.version), MODEL_HEADER: v.model, ROLE_HEADER: v.role}
+        return 200, payload, answer
 
     @app.get("/", summary="Describe the endpoint")
     async def describe(self) -> dict[str, Any]:
@@ -324,9 +335,8 @@ class ModelEndpoint:
 
     # -- scoring ---------------------------------------------------------------------------------
     async def _inputs(
-        self, body: bytes, request: Request, chosen: Loaded
+        self, body: bytes, content_type: str | None, chosen: Loaded
     ) -> tuple[pd.DataFrame, str, str | None]:
-        content_type = request.headers.get("content-type")
         if self._features is None:
             frame = protocol.parse_simple(body, content_type, chosen.schema)
             if frame is None:
@@ -376,7 +386,7 @@ class ModelEndpoint:
     # -- inference table -------------------------------------------------------------------------
     def _record(
         self,
-        request: Request,
+        request_id: str | None,
         v: Variant,
         elapsed: float,
         inputs: str,
@@ -385,7 +395,7 @@ class ModelEndpoint:
     ) -> None:
         self._records.append(
             {
-                "request_id": request.headers.get("x-request-id") or uuid.uuid4().hex,
+                "request_id": request_id or uuid.uuid4().hex,
                 "endpoint": self._name,
                 "model_name": v.model,
                 "model_version": v.version,
