@@ -59,6 +59,11 @@ class PipelineRunningError(PipelineError):
     """Another run of the same pipeline is in progress; running both could ingest twice."""
 
 
+class PipelineStoppedError(PipelineError):
+    """A pipeline run was told to stop (e.g. its job task timed out): its Spark jobs were
+    cancelled and nothing was committed."""
+
+
 class SettingsError(RaylakeError, ValueError):
     """A setting has an invalid value."""
 
@@ -73,6 +78,10 @@ class InvalidSweepError(SweepError, ValueError):
 
 class MetricNotReportedError(SweepError):
     """The trials report results, but none of them contains the sweep's ``metric``."""
+
+
+class SweepTimeoutError(SweepError, TimeoutError):
+    """A sweep ran out of its ``time_budget_s``: Ray Tune stopped its trials."""
 
 
 class ModelNotFoundError(RaylakeError, LookupError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -76,8 +77,15 @@ class Workspace:
         return self.catalog.lineage(name, version)
 
     # -- pipelines -----------------------------------------------------------------------------
-    def run_pipeline(self, pipeline: Pipeline, progress: Progress | None = None) -> PipelineRun:
-        return self._pipelines.run(pipeline, progress)
+    def run_pipeline(
+        self,
+        pipeline: Pipeline,
+        progress: Progress | None = None,
+        stop: threading.Event | None = None,
+    ) -> PipelineRun:
+        """Run a pipeline once over its new input. Setting ``stop`` from another thread cancels
+        the run's Spark jobs; the run then fails (``PipelineStoppedError``) with nothing written."""
+        return self._pipelines.run(pipeline, progress, stop)
 
     def pipeline_runs(self, pipeline: str | None = None, limit: int = 50) -> list[PipelineRun]:
         return self._store.list_runs(pipeline, limit)
@@ -98,8 +106,13 @@ class Workspace:
         cpus_per_trial: float = 1,
         autolog: bool = False,
         progress: bool = True,
+        time_budget_s: float | None = None,
     ) -> SweepResult:
-        """Run a Ray Tune sweep tracked in MLflow (see ``raylake.training``)."""
+        """Run a Ray Tune sweep tracked in MLflow (see ``raylake.training``).
+
+        With ``time_budget_s``, Tune stops the trials once that many seconds have passed since
+        the call and the sweep fails with ``SweepTimeoutError`` (the MLflow runs logged so far
+        stay, the sweep's parent run is marked failed)."""
         from raylake.registry.store import artifact_root
         from raylake.training import SweepContext, run_sweep  # imports Ray Tune: only when used
 
@@ -127,6 +140,7 @@ class Workspace:
             cpus_per_trial=cpus_per_trial,
             autolog=autolog,
             progress=progress,
+            time_budget_s=time_budget_s,
         )
 
     @cached_property

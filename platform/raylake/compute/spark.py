@@ -7,6 +7,8 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from raylake.compute.java_options import java_options_string
@@ -128,6 +130,55 @@ def wait_for_executors(
     if ready < count:
         log.warning("%d of %d Spark executors registered after %.0f s", ready, count, timeout_s)
     return ready
+
+
+# The local properties setJobGroup sets on the calling thread (restored afterwards).
+_JOB_GROUP_PROPERTIES = (
+    "spark.jobGroup.id",
+    "spark.job.description",
+    "spark.job.interruptOnCancel",
+)
+CANCEL_POLL_S = 0.2
+
+
+@contextmanager
+def cancellable_jobs(
+    session: SparkSession, stop: threading.Event, group: str, description: str
+) -> Iterator[None]:
+    """Put the Spark jobs this thread starts in the block in job group ``group``, and cancel
+    them once ``stop`` is set.
+
+    A job group is a local property of the calling thread: PySpark's pinned thread mode (the
+    default) gives every Python thread its own JVM thread, so jobs started by other threads are
+    not in the group. A watcher thread cancels the group when ``stop`` is set, and again every
+    ``CANCEL_POLL_S`` while the block runs, so a job started just after a cancel is caught too.
+    ``interruptOnCancel`` interrupts the executors' task threads; Spark then kills the Python
+    workers of interrupted tasks (a UDF stuck in a sleep stops too). The thread's previous job
+    group, if any, is restored on the way out.
+    """
+    sc = session.sparkContext
+    saved = {key: sc.getLocalProperty(key) for key in _JOB_GROUP_PROPERTIES}
+    sc.setJobGroup(group, description, interruptOnCancel=True)
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(CANCEL_POLL_S):
+            if stop.is_set():
+                try:
+                    sc.cancelJobGroup(group)
+                except Exception:  # Spark stopped meanwhile: nothing left to cancel
+                    log.debug("cancelling Spark job group %s failed", group, exc_info=True)
+                    return
+
+    watcher = threading.Thread(target=watch, name=f"raylake-cancel-{group}", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+        for key, value in saved.items():
+            sc.setLocalProperty(key, value)  # type: ignore[arg-type]  # None removes it
 
 
 class SparkOnRay:

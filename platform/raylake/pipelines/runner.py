@@ -4,6 +4,10 @@ Each run gets the next sequence number of its pipeline and commits to the target
 Delta transaction ``(app id, seq)``. A run interrupted after its commit is recognised on the
 next run (the target's ``txn`` version reaches its seq) and completed without writing again;
 a run interrupted before it leaves its files un-ingested, so the next run writes them once.
+
+A run given a ``stop`` event runs its Spark jobs in a job group of its own: setting the event
+(from another thread, e.g. a job task's timeout) cancels them, and the run fails with
+``PipelineStoppedError`` before its commit, so nothing is written.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import datetime as dt
 import logging
 import os
 import socket
+import threading
 from collections.abc import Callable
+from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 from deltalake import DeltaTable
@@ -22,6 +28,7 @@ from raylake.errors import (
     ExpectationFailedError,
     PipelineError,
     PipelineRunningError,
+    PipelineStoppedError,
     TableNotFoundError,
 )
 from raylake.names import parse_table_name
@@ -52,7 +59,11 @@ class PipelineRunner:
         self._spark = spark
         self._user = user
 
-    def run(self, p: Pipeline, progress: Progress | None = None) -> PipelineRun:
+    def run(
+        self, p: Pipeline, progress: Progress | None = None, stop: threading.Event | None = None
+    ) -> PipelineRun:
+        """Run ``p`` once over what is new. Setting ``stop`` (from another thread) cancels the
+        run's Spark jobs and fails it with ``PipelineStoppedError``; nothing is committed."""
         say = progress or (lambda _msg: None)
         target = str(parse_table_name(p.target))
         self._recover(p, target)
@@ -68,7 +79,7 @@ class PipelineRunner:
         run = self._store.start_run(p.name, target, self._user, files=all_files, **_owner())
         self._store.update_run(run.id, inputs=_inputs_record(slices))
         try:
-            return self._execute(p, run, target, new_files, slices, say)
+            return self._execute(p, run, target, new_files, slices, say, stop)
         except BaseException as exc:
             self._store.update_run(run.id, status="FAILED", error=f"{type(exc).__name__}: {exc}")
             raise
@@ -82,8 +93,38 @@ class PipelineRunner:
         new_files: dict[str, dict[str, int]],
         slices: dict[str, TableSlice],
         say: Progress,
+        stop: threading.Event | None = None,
     ) -> PipelineRun:
         spark = self._spark()
+        with ExitStack() as stack:
+            if stop is not None:
+                from raylake.compute.spark import cancellable_jobs
+
+                group = f"raylake-pipeline-{run.id}"
+                stack.enter_context(
+                    cancellable_jobs(spark, stop, group, f"pipeline {p.name} run {run.seq}")
+                )
+            return self._transform_and_write(p, run, target, new_files, slices, say, spark, stop)
+
+    def _transform_and_write(
+        self,
+        p: Pipeline,
+        run: PipelineRun,
+        target: str,
+        new_files: dict[str, dict[str, int]],
+        slices: dict[str, TableSlice],
+        say: Progress,
+        spark: SparkSession,
+        stop: threading.Event | None,
+    ) -> PipelineRun:
+        def check_stop() -> None:
+            if stop is not None and stop.is_set():
+                raise PipelineStoppedError(
+                    f"pipeline {p.name}: run {run.seq} was stopped (its Spark jobs were "
+                    "cancelled); nothing was written"
+                )
+
+        check_stop()  # e.g. told to stop while Spark was starting
         frames: dict[str, DataFrame] = {}
         for key, source in p.file_inputs().items():
             frames[key] = read_files(spark, source, list(new_files[key]))
@@ -105,6 +146,7 @@ class PipelineRunner:
             # The data is staged by now and its counts are known; a failing expectation
             # aborts here, before the commit, so nothing is written.
             nonlocal checked
+            check_stop()  # the last moment before the commit: nothing is written after a stop
             checked = counts()
             say(f"run {run.seq}: {checked.rows_in} rows in, {checked.rows_out} to write")
             failed = {k: v for k, v in checked.by_action(rules, "fail").items() if v}
@@ -113,15 +155,20 @@ class PipelineRunner:
                     f"pipeline {p.name}: expectations failed {failed}; nothing was written"
                 )
 
-        version = self._tables.write(
-            target,
-            observed.filter(keep) if keep is not None else observed,
-            mode=p.mode,
-            merge_on=list(p.merge_on) or None,
-            schema_evolution=p.schema_evolution,
-            app_transaction=(p.app_id, run.seq),
-            before_commit=check_before_commit,
-        )
+        check_stop()
+        try:
+            version = self._tables.write(
+                target,
+                observed.filter(keep) if keep is not None else observed,
+                mode=p.mode,
+                merge_on=list(p.merge_on) or None,
+                schema_evolution=p.schema_evolution,
+                app_transaction=(p.app_id, run.seq),
+                before_commit=check_before_commit,
+            )
+        except Exception:
+            check_stop()  # a cancelled Spark job: say so rather than "Job 7 cancelled"
+            raise
         assert checked is not None  # the writer calls before_commit on every path
         for name, count in checked.by_action(rules, "warn").items():
             if count:

@@ -51,7 +51,10 @@ class SweepDefinition:
     def with_overrides(self, **changes: Any) -> SweepDefinition:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
-    def run(self, ws: Workspace, progress: bool = True) -> SweepResult:
+    def run(
+        self, ws: Workspace, progress: bool = True, time_budget_s: float | None = None
+    ) -> SweepResult:
+        """Run the sweep; ``time_budget_s`` as in ``ws.sweep`` (a job task's timeout)."""
         return ws.sweep(
             self.trainable,
             self.param_space,
@@ -66,6 +69,7 @@ class SweepDefinition:
             cpus_per_trial=self.cpus_per_trial,
             autolog=self.autolog,
             progress=progress,
+            time_budget_s=time_budget_s,
         )
 
 

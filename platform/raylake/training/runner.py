@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from ray._private.dict import flatten_dict
-from ray.tune.stopper import Stopper
+from ray.tune.stopper import CombinedStopper, Stopper
 
-from raylake.errors import InvalidSweepError, MetricNotReportedError, SweepError
+from raylake.errors import InvalidSweepError, MetricNotReportedError, SweepError, SweepTimeoutError
 from raylake.registry.lineage import record_inputs
 from raylake.registry.logging import log_model, tracking
 from raylake.training import spec as sweep_spec
@@ -85,6 +85,29 @@ class _MetricGuard(Stopper):
         return bool(self.missing_in)
 
 
+class _Deadline(Stopper):
+    """A Tune stopper that ends the whole sweep at a ``time.monotonic()`` deadline.
+
+    Tune's ``time_budget_s`` counts from the first step of its loop; this one counts from the
+    ``run_sweep`` call, so reading the data and opening the MLflow run spend the budget too.
+    Tune asks every step (~0.1 s) and stops the running trials (killing those that do not stop
+    within a few seconds); ``reached`` tells that the sweep ended this way.
+    """
+
+    def __init__(self, budget_s: float) -> None:
+        self.budget_s = budget_s
+        self.deadline = time.monotonic() + budget_s
+        self.reached = False
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        return self.stop_all()
+
+    def stop_all(self) -> bool:
+        if not self.reached and time.monotonic() >= self.deadline:
+            self.reached = True
+        return self.reached
+
+
 def run_sweep(
     ctx: SweepContext,
     trainable: Callable[..., Any],
@@ -101,7 +124,17 @@ def run_sweep(
     cpus_per_trial: float = 1,
     autolog: bool = False,
     progress: bool = True,
+    time_budget_s: float | None = None,
 ) -> SweepResult:
+    """Run a sweep (see ``Workspace.sweep``). ``time_budget_s``: seconds from this call after
+    which Tune stops the trials and the sweep fails with ``SweepTimeoutError``."""
+    if time_budget_s is not None and (
+        isinstance(time_budget_s, bool)
+        or not isinstance(time_budget_s, int | float)
+        or time_budget_s <= 0
+    ):
+        raise InvalidSweepError(f"time_budget_s must be positive, got {time_budget_s!r}")
+    deadline = _Deadline(time_budget_s) if time_budget_s is not None else None
     spec = sweep_spec.validate(
         trainable,
         param_space,
@@ -151,7 +184,14 @@ def run_sweep(
             autolog,
             progress,
             sweep_id,
+            deadline,
         )
+        if deadline is not None and deadline.reached:
+            scored = len([r for r in grid if spec.metric in trial_metrics(r.metrics or {})])
+            raise SweepTimeoutError(
+                f"sweep stopped at its time budget of {round(deadline.budget_s, 1):g} s: Ray Tune "
+                f"stopped the trials ({scored} of {len(grid)} had reported {spec.metric!r})"
+            )
         result = _summarise(
             ctx, client, spec, grid, guard, logger, exp_id, parent, sweep_id, training, started
         )
@@ -240,6 +280,7 @@ def _fit(
     autolog: bool,
     progress: bool,
     sweep_id: str,
+    deadline: _Deadline | None = None,
 ) -> tuple[ResultGrid, _MetricGuard]:
     from ray import tune
 
@@ -274,7 +315,7 @@ def _fit(
                     name=f"{spec.experiment}-{sweep_id}",
                     storage_path=str(ctx.storage_path),
                     callbacks=callbacks,
-                    stop=guard,
+                    stop=CombinedStopper(guard, deadline) if deadline else guard,
                     verbose=0,
                     failure_config=tune.FailureConfig(max_failures=0, fail_fast=False),
                     checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
