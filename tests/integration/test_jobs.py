@@ -13,6 +13,7 @@ import pandas as pd
 
 import raylake
 from raylake.jobs import Cron, Job, OnTableUpdate, Task, load_jobs
+from raylake.tables.storage import local_path
 
 
 def answer() -> int:
@@ -193,9 +194,11 @@ def rows_out(clean: raylake.catalog.PipelineRun) -> int:
 
 
 def test_endpoint_refresh_failure_is_recorded(ws: raylake.Workspace) -> None:
-    run = ws.jobs.run(Job("refresh", [Task("refresh", endpoint="no_such_endpoint")]))
+    # With a timeout the attempt runs in a worker thread: its failure is reported the same way.
+    run = ws.jobs.run(Job("refresh", [Task("refresh", endpoint="no_such_endpoint", timeout_s=60)]))
     assert run.status == "FAILED"
     assert run.task("refresh").error  # unknown endpoint (or no serving): the reason is kept
+    assert "timed out" not in run.task("refresh").error
 
 
 def fit_logistic(config: dict, data: pd.DataFrame) -> None:
@@ -293,3 +296,109 @@ def test_independent_tasks_run_concurrently(ws: raylake.Workspace, tmp_path: Pat
     run = ws.jobs.run(job)
     assert run.status == "SUCCEEDED", run
     assert run.task("both").outputs == {"result": "met+here"}
+
+
+# -- timeouts of tasks that run in the job runner -----------------------------------------------
+
+
+def _slow_pipeline(schema: str, calls: Path) -> raylake.Pipeline:
+    """Appends ``raw`` to ``slow``; its first two runs go through a UDF sleeping 2 s a row."""
+    from pyspark.sql import functions as F
+
+    @raylake.pipeline(
+        target=f"main.{schema}.slow",
+        inputs={"raw": raylake.TableInput(f"main.{schema}.raw")},
+        mode="append",
+        name=f"slow_{schema}",
+    )
+    def slow(raw):  # type: ignore[no-untyped-def]
+        runs = int(calls.read_text()) + 1 if calls.exists() else 1  # transforms run on the driver
+        calls.write_text(str(runs))
+        if runs >= 3:
+            return raw
+        nap = F.udf(lambda v: (time.sleep(2.0), v)[1], "double")  # 200 rows: minutes of work
+        return raw.withColumn("v", nap("v"))
+
+    return slow
+
+
+def test_pipeline_task_timeout_cancels_spark_and_commits_nothing(
+    ws: raylake.Workspace, schema: str, tmp_path: Path
+) -> None:
+    ws.write_table(f"{schema}.raw", pd.DataFrame({"id": range(200), "v": [1.0] * 200}))
+    target = f"{schema}.slow"
+    ws.write_table(target, pd.DataFrame({"id": [-1], "v": [0.0]}))  # version 0
+    slow = _slow_pipeline(schema, tmp_path / "calls")
+
+    started = time.monotonic()
+    run = ws.jobs.run(Job(f"slow_{schema}", [Task("load", pipeline=slow, timeout_s=5)]))
+    assert time.monotonic() - started < 120  # cancelled: the UDF alone would sleep 400 s
+    load = run.task("load")
+    assert run.status == "FAILED" and load.status == "FAILED", load
+    assert load.error.startswith("timed out after 5 s (its Spark jobs were cancelled")
+    assert "PipelineStoppedError" in load.logs  # the attempt's traceback is in its logs
+    table = ws.table(target)
+    assert table.version == 0 and table.num_rows() == 1  # no Delta commit
+    on_disk = {f.name for f in local_path(table.location).rglob("*.parquet")}
+    assert on_disk == {Path(f).name for f in table.files()}  # the staged files were removed
+    (failed,) = ws.pipeline_runs(slow.name)
+    assert failed.status == "FAILED" and "was stopped" in failed.error, failed
+    # The job group was the attempt thread's own; the session goes on working.
+    spark = ws.spark()
+    assert spark.sparkContext.getLocalProperty("spark.jobGroup.id") is None
+    assert spark.range(1000).count() == 1000
+
+    # A retry after a timeout runs cleanly: attempt 1 (slow) times out, attempt 2 (fast) commits.
+    retry = Task("load", pipeline=slow, timeout_s=10, retries=1)
+    run = ws.jobs.run(Job(f"slow_{schema}", [retry]))
+    load = run.task("load")
+    assert run.status == "SUCCEEDED" and (load.status, load.attempts) == ("SUCCEEDED", 2), load
+    assert "timed out after 10 s" in load.logs
+    assert load.outputs["target_version"] == 1
+    assert ws.table(target).version == 1 and ws.table(target).num_rows() == 201
+    assert [r.status for r in ws.pipeline_runs(slow.name)] == ["SUCCEEDED", "FAILED", "FAILED"]
+
+
+def sleepy_trial(config: dict) -> None:
+    from raylake.training import report
+
+    time.sleep(config["nap"])
+    report({"score": 1.0})
+
+
+def test_sweep_task_timeout_stops_the_trials(ws: raylake.Workspace, schema: str) -> None:
+    from mlflow import MlflowClient
+    from ray import tune
+
+    from raylake.training.tracking import KIND_TAG
+
+    experiment = f"slow-{schema}"
+    sweep = {
+        "trainable": sleepy_trial,
+        "param_space": {"nap": tune.grid_search([120, 121])},
+        "metric": "score",
+        "experiment": experiment,
+    }
+    started = time.monotonic()
+    run = ws.jobs.run(
+        Job(
+            f"slow_sweep_{schema}",
+            [
+                Task("sweep", sweep=sweep, timeout_s=10),
+                Task("after", fn=answer, depends_on="sweep"),
+            ],
+        )
+    )
+    assert time.monotonic() - started < 100  # the trials alone would sleep 120 s
+    swept = run.task("sweep")
+    assert run.status == "FAILED" and swept.status == "FAILED", swept
+    assert swept.error == "timed out after 10 s (Ray Tune stopped its trials)"
+    assert "SweepTimeoutError" in swept.logs
+    assert run.task("after").status == "UPSTREAM_FAILED"
+    # The MLflow runs stay: the sweep's parent run is failed, its trials were logged.
+    client = MlflowClient(ws.settings.mlflow_tracking_uri)
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id])
+    kinds = sorted((r.data.tags.get(KIND_TAG), r.info.status) for r in runs)
+    assert ("sweep", "FAILED") in kinds
+    assert [k for k, _ in kinds].count("trial") == 2, kinds  # both trials had started

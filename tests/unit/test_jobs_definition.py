@@ -42,7 +42,10 @@ def plus(one: int) -> int:
         (lambda: Job("j", [Task("a", fn=one, depends_on="a")]), "dependency cycle: a -> a"),
         (lambda: Job("j", [Task("a")]), "exactly one of"),
         (lambda: Job("j", [Task("a", fn=one, endpoint="e")]), "got fn, endpoint"),
-        (lambda: Job("j", [Task("a", endpoint="e", timeout_s=5)]), "fn tasks only"),
+        (lambda: Job("j", [Task("a", endpoint="e", timeout_s=0)]), "timeout_s must be > 0"),
+        (lambda: Job("j", [Task("a", fn=one, timeout_s=-1)]), "timeout_s must be > 0"),
+        (lambda: Job("j", [Task("a", endpoint="e", timeout_s=float("nan"))]), "timeout_s"),
+        (lambda: Job("j", [Task("a", endpoint="e", timeout_s=True)]), "timeout_s"),
         (lambda: Job("j", [Task("a", fn=one, retries=-1)]), "retries"),
         (lambda: Job("j", [Task("a-b", fn=one)]), "identifier"),
         (lambda: Job("J", [Task("a", fn=one)]), "invalid job name"),
@@ -173,3 +176,61 @@ def test_endpoint_task_without_serving_names_the_problem() -> None:
     no_serving = SimpleNamespace()  # a workspace of a version without ws.endpoints
     attempt = _execute.run_in_runner(no_serving, Task("refresh", endpoint="churn"), {})  # type: ignore[arg-type]
     assert attempt.error is not None and "has no ws.endpoints.refresh" in attempt.error
+
+
+def test_every_kind_of_task_takes_a_timeout() -> None:
+    job = Job(
+        "j",
+        [
+            Task("a", fn=one, timeout_s=5),
+            Task("refresh", endpoint="e", timeout_s=2.5, depends_on=["a"]),
+            Task("reg", register=Register("churn"), depends_on=["a"], timeout_s=30),
+        ],
+    )
+    assert [t["timeout_s"] for t in job.describe()["tasks"]] == [5, 2.5, 30]
+
+
+class _SlowEndpoints:
+    """A workspace's ``endpoints`` whose refresh blocks until released (no serving needed)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.release = threading.Event()
+
+    def refresh(self, name: str) -> str:
+        print(f"refreshing {name}")
+        if not self.release.wait(60):
+            raise RuntimeError("never released")
+        return "refreshed"
+
+
+def test_in_runner_timeout_stops_waiting_for_a_call_that_cannot_be_interrupted() -> None:
+    import time
+    from types import SimpleNamespace
+
+    from raylake.jobs import _execute
+
+    endpoints = _SlowEndpoints()
+    ws = SimpleNamespace(endpoints=endpoints)
+    try:
+        started = time.monotonic()
+        attempt = _execute.run_in_runner(ws, Task("refresh", endpoint="churn", timeout_s=0.5), {})  # type: ignore[arg-type]
+        took = time.monotonic() - started
+    finally:
+        endpoints.release.set()
+    assert attempt.error is not None and attempt.error.startswith("timed out after 0.5 s")
+    assert "cannot be interrupted" in attempt.error
+    assert took < 30  # it stopped waiting at the deadline, not when the call ended
+    assert "refreshing churn" in attempt.logs  # the worker thread's prints are the task's logs
+
+    # In time, the threaded attempt gives the call's result, or its error as without a timeout.
+    done = _execute.run_in_runner(ws, Task("refresh", endpoint="churn", timeout_s=30), {})  # type: ignore[arg-type]
+    assert done.error is None and done.outputs == {"endpoint": "churn", "result": "refreshed"}
+    failed = _execute.run_in_runner(
+        SimpleNamespace(),
+        Task("refresh", endpoint="churn", timeout_s=30),
+        {},  # type: ignore[arg-type]
+    )
+    assert failed.error is not None and "has no ws.endpoints.refresh" in failed.error
+    assert "timed out" not in failed.error

@@ -9,7 +9,7 @@ on cron schedules, when a table gets a new version or when a model alias moves::
         tasks=[
             Task("ingest", pipeline=silver_rides),
             Task("features", fn=build_features, depends_on=["ingest"], retries=2, timeout_s=600),
-            Task("train", sweep=high_fare_sweep, depends_on=["features"]),
+            Task("train", sweep=high_fare_sweep, depends_on=["features"], timeout_s=3600),
             Task("register", register=Register("main.models.churn", alias="champion"),
                  depends_on=["train"]),
         ],

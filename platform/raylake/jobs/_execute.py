@@ -2,6 +2,21 @@
 
 ``fn`` tasks run as Ray tasks (cancelled on timeout); pipelines, sweeps, registrations and
 endpoint refreshes run in the job runner's process, because they drive the cluster themselves.
+
+An in-runner attempt with a ``timeout_s`` runs in a worker thread while the runner's thread
+waits for it until the deadline. Then it is told to stop, in the way its kind allows:
+
+- pipeline: its Spark jobs run in a job group of their own, which is cancelled (the run fails
+  before its Delta commit, so nothing is written, and the pipeline run is recorded as failed);
+- sweep: its Ray Tune run has the task's timeout as its time budget, so Tune stops the trials
+  itself at the deadline (the sweep's MLflow runs stay as logged, its parent run is failed);
+- register, endpoint: short calls that cannot be interrupted midway; the job stops waiting at
+  the deadline and the call may still finish in the background.
+
+A stopped pipeline or sweep gets up to ``STOP_GRACE_S`` to wind down, so that a retry starts
+only after it has. The attempt fails with "timed out after N s (...)" and the task's retries
+apply as to any failure; only an attempt that succeeded while being stopped (a pipeline whose
+commit had just happened) keeps its result, since its output exists.
 """
 
 from __future__ import annotations
@@ -11,19 +26,24 @@ import inspect
 import io
 import json
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from raylake.compute.shipping import shipped_by_value as _shipped
-from raylake.errors import JobError
+from raylake.errors import JobError, SweepTimeoutError
 from raylake.jobs.definition import Task
 
 if TYPE_CHECKING:
     from raylake.workspace import Workspace
 
 MAX_LOG_CHARS = 64_000  # per attempt kept in the catalog
+STOP_GRACE_S = 60.0  # how long a timed-out pipeline or sweep gets to wind down
 
 
 class TaskTimeoutError(JobError, TimeoutError):
@@ -114,19 +134,114 @@ def _shipped_by_value(fn: Callable[..., Any]) -> Iterator[None]:
         yield
 
 
+@dataclass(frozen=True)
+class Control:
+    """What an in-runner attempt is told: its deadline, and ``stop``, set when it is reached."""
+
+    deadline: float | None = None  # time.monotonic()
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else max(0.0, self.deadline - time.monotonic())
+
+
+# How each kind is stopped at its deadline, for the error ("timed out after N s (...)").
+_STOPPED_BY = {
+    "pipeline": "its Spark jobs were cancelled",
+    "sweep": "Ray Tune stopped its trials",
+    "register": "the registration cannot be interrupted and may still finish",
+    "endpoint": "the endpoint refresh cannot be interrupted and may still finish",
+}
+_WINDS_DOWN = ("pipeline", "sweep")  # kinds that stop when told to, and are waited for
+
+
 def run_in_runner(ws: Workspace, task: Task, upstream: Mapping[str, Any]) -> Attempt:
-    """One attempt of a pipeline, sweep, register or endpoint task in this process."""
+    """One attempt of a pipeline, sweep, register or endpoint task in this process.
+
+    Without a timeout it runs in this thread; with one, in a worker thread (module docstring).
+    Its prints go to the attempt's logs: ``redirect_stdout`` swaps the process's stdout, which
+    catches the worker thread's prints too, as this thread only waits meanwhile.
+    """
     buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        if task.timeout_s is None:
+            try:
+                result, outputs = _DRIVER_KINDS[task.kind](ws, task, upstream, Control())
+            except Exception:  # noqa: BLE001 - the runner retries or fails the task
+                return Attempt(logs=_tail(buffer), error=traceback.format_exc())
+            return Attempt(result=result, outputs=outputs, logs=_tail(buffer))
+        outcome, stopped, waiting = _run_with_deadline(ws, task, upstream)
+    logs = _tail(buffer)
+    error: BaseException | None = None
+    if outcome.done():
+        error = outcome.exception()
+        if error is None:
+            result, outputs = outcome.result()
+            if stopped:  # it committed while being stopped: that stands (a retry would redo it)
+                logs += f"\n(finished {waiting:.1f} s after its timeout of {task.timeout_s:g} s)"
+            return Attempt(result=result, outputs=outputs, logs=logs)
+    if not stopped and not isinstance(error, SweepTimeoutError):
+        return Attempt(logs=logs, error=_format(error))  # an ordinary failure, in time
+    how = _STOPPED_BY[task.kind]
+    if not outcome.done() and task.kind in _WINDS_DOWN:
+        how += f"; still stopping after {waiting:.0f} s"
+    trace = f"{_format(error)}\n" if error is not None else ""
+    return Attempt(logs=logs, error=f"{trace}timed out after {task.timeout_s:g} s ({how})")
+
+
+def _run_with_deadline(
+    ws: Workspace, task: Task, upstream: Mapping[str, Any]
+) -> tuple[Future, bool, float]:
+    """Start the attempt in a worker thread and wait for it until its deadline (then tell it to
+    stop and, for kinds that wind down, wait ``STOP_GRACE_S`` more).
+
+    Returns the attempt's future, whether it was told to stop, and how long this waited past
+    the deadline.
+    """
+    assert task.timeout_s is not None
+    control = Control(deadline=time.monotonic() + task.timeout_s)
+    outcome: Future = Future()
+    outcome.set_running_or_notify_cancel()
+
+    def attempt() -> None:
+        try:
+            outcome.set_result(_DRIVER_KINDS[task.kind](ws, task, upstream, control))
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            outcome.set_exception(exc)
+
+    # A daemon: a registration stuck past its timeout must not keep the process alive.
+    worker = threading.Thread(target=attempt, name=f"raylake-task-{task.name}", daemon=True)
     try:
-        with contextlib.redirect_stdout(buffer):
-            result, outputs = _DRIVER_KINDS[task.kind](ws, task, upstream)
-    except Exception:  # noqa: BLE001 - the runner retries or fails the task
-        return Attempt(logs=buffer.getvalue()[-MAX_LOG_CHARS:], error=traceback.format_exc())
-    return Attempt(result=result, outputs=outputs, logs=buffer.getvalue()[-MAX_LOG_CHARS:])
+        worker.start()
+        wait_futures([outcome], timeout=control.remaining())
+        if outcome.done():
+            return outcome, False, 0.0
+        control.stop.set()
+        assert control.deadline is not None
+        if task.kind in _WINDS_DOWN:
+            wait_futures([outcome], timeout=STOP_GRACE_S)
+        return outcome, True, time.monotonic() - control.deadline
+    except BaseException:  # interrupted (Ctrl-C): stop the attempt too, and let it go
+        control.stop.set()
+        raise
 
 
-def _pipeline(ws: Workspace, task: Task, upstream: Mapping[str, Any]) -> tuple[Any, dict]:
-    run = ws.run_pipeline(task.pipeline)
+def _format(error: BaseException | None) -> str:
+    if error is None:
+        return ""
+    return "".join(traceback.format_exception(error)).rstrip()
+
+
+def _tail(buffer: io.StringIO) -> str:
+    return buffer.getvalue()[-MAX_LOG_CHARS:]
+
+
+def _pipeline(
+    ws: Workspace, task: Task, upstream: Mapping[str, Any], control: Control
+) -> tuple[Any, dict]:
+    # Only a run that can time out gets a job group (a few JVM calls and a watcher thread).
+    stop = control.stop if control.deadline is not None else None
+    run = ws.run_pipeline(task.pipeline, stop=stop)
     outputs = {
         "pipeline_run_id": run.id,
         "pipeline": run.pipeline,
@@ -138,8 +253,14 @@ def _pipeline(ws: Workspace, task: Task, upstream: Mapping[str, Any]) -> tuple[A
     return run, outputs
 
 
-def _sweep(ws: Workspace, task: Task, upstream: Mapping[str, Any]) -> tuple[Any, dict]:
-    result = task.sweep.run(ws, progress=False)
+def _sweep(
+    ws: Workspace, task: Task, upstream: Mapping[str, Any], control: Control
+) -> tuple[Any, dict]:
+    # The task's deadline becomes the sweep's time budget: Tune stops the trials at it.
+    budget = control.remaining()
+    if budget is not None and budget <= 0:
+        raise SweepTimeoutError("no time left for the sweep")
+    result = task.sweep.run(ws, progress=False, time_budget_s=budget)
     outputs = {
         "sweep_id": result.sweep_id,
         "mlflow_parent_run_id": result.parent_run_id,
@@ -151,7 +272,9 @@ def _sweep(ws: Workspace, task: Task, upstream: Mapping[str, Any]) -> tuple[Any,
     return result, outputs
 
 
-def _register(ws: Workspace, task: Task, upstream: Mapping[str, Any]) -> tuple[Any, dict]:
+def _register(
+    ws: Workspace, task: Task, upstream: Mapping[str, Any], control: Control
+) -> tuple[Any, dict]:
     spec = task.register
     assert spec is not None
     source = spec.source or task.depends_on[0]
@@ -170,7 +293,9 @@ def _register(ws: Workspace, task: Task, upstream: Mapping[str, Any]) -> tuple[A
     return version, outputs
 
 
-def _endpoint(ws: Workspace, task: Task, upstream: Mapping[str, Any]) -> tuple[Any, dict]:
+def _endpoint(
+    ws: Workspace, task: Task, upstream: Mapping[str, Any], control: Control
+) -> tuple[Any, dict]:
     try:
         endpoints = getattr(ws, "endpoints", None)
     except ImportError:  # raylake.serving missing from this installation
@@ -185,7 +310,9 @@ def _endpoint(ws: Workspace, task: Task, upstream: Mapping[str, Any]) -> tuple[A
     return result, {"endpoint": task.endpoint, "result": _result_output(result)}
 
 
-_DRIVER_KINDS: dict[str, Callable[[Workspace, Task, Mapping[str, Any]], tuple[Any, dict]]] = {
+_DRIVER_KINDS: dict[
+    str, Callable[[Workspace, Task, Mapping[str, Any], Control], tuple[Any, dict]]
+] = {
     "pipeline": _pipeline,
     "sweep": _sweep,
     "register": _register,

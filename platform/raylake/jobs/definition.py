@@ -37,7 +37,12 @@ class Task:
     ``fn`` runs as a Ray task; it receives, as keyword arguments it declares, the job's
     parameters, the task's ``params`` and the return values of its dependencies (by task
     name). Pipelines, sweeps and registrations run from the job runner (they drive the
-    cluster themselves). ``timeout_s`` applies to ``fn`` tasks (the Ray task is cancelled).
+    cluster themselves).
+
+    ``timeout_s`` bounds each attempt of any kind: an ``fn`` task's Ray task is cancelled, a
+    pipeline's Spark jobs are cancelled before its commit, a sweep's Tune trials are stopped,
+    and the job stops waiting for a registration or endpoint refresh (which cannot be
+    interrupted midway). The attempt fails as "timed out after N s"; ``retries`` apply.
     """
 
     name: str
@@ -82,13 +87,12 @@ class Task:
         if not isinstance(self.retries, int) or self.retries < 0:
             raise InvalidJobError(f"task {self.name!r}: retries must be an integer >= 0")
         if self.timeout_s is not None:
-            if not isinstance(self.timeout_s, int | float) or self.timeout_s <= 0:
-                raise InvalidJobError(f"task {self.name!r}: timeout_s must be > 0")
-            if self.fn is None:
-                raise InvalidJobError(
-                    f"task {self.name!r}: timeout_s applies to fn tasks only (they run as Ray "
-                    "tasks that can be cancelled; pipelines and sweeps cannot be stopped midway)"
-                )
+            if (
+                isinstance(self.timeout_s, bool)
+                or not isinstance(self.timeout_s, int | float)
+                or not 0 < self.timeout_s < float("inf")  # NaN fails too
+            ):
+                raise InvalidJobError(f"task {self.name!r}: timeout_s must be > 0 (seconds)")
         if self.retry_delay_s < 0 or self.num_cpus < 0:
             raise InvalidJobError(f"task {self.name!r}: retry_delay_s and num_cpus must be >= 0")
 

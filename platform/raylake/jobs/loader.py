@@ -13,6 +13,7 @@ YAML (one job, or a list under ``jobs:``)::
     tasks:
       - name: ingest
         pipeline: rides_pipelines:silver_rides
+        timeout_s: 1800            # any kind of task (see raylake.jobs.Task)
       - name: train
         fn: my_project.train:train
         depends_on: [ingest]
