@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -45,12 +46,23 @@ DEFAULT_FLUSH_INTERVAL_S = 5.0
 # A table that cannot be written for a long time must not eat the actor's memory: past this
 # many buffered records the oldest are dropped (and counted in ``stats()``).
 DEFAULT_MAX_BUFFERED = 200_000
+# The flush thread's nice value: its Parquet writes, Delta commits and compactions are background
+# work, and on a small node they otherwise take CPU from the replicas answering requests.
+BACKGROUND_NICE = 10
 # Every batch is a small Parquet file; compacting every so many commits keeps reads of a
 # long-lived inference table (drift reports) from opening thousands of files.
 DEFAULT_COMPACT_EVERY = 100
 
 _REQUIRED = ("request_id", "endpoint", "model_name", "model_version", "ts", "latency_ms")
 _JSON_FIELDS = ("inputs", "features", "prediction")
+
+
+def background_priority(increment: int = BACKGROUND_NICE) -> None:
+    """Lower the calling thread's CPU priority (Linux keeps nice values per thread)."""
+    try:
+        os.nice(increment)
+    except (AttributeError, OSError):  # no nice() on this platform, or not allowed: run as is
+        pass
 
 
 def actor_name(endpoint: str) -> str:
@@ -215,6 +227,7 @@ class InferenceWriter:
 
     # -- internals ------------------------------------------------------------------------------
     def _run(self) -> None:
+        background_priority()
         while not self._stop.is_set():
             self._wake.wait(self._interval)
             self._wake.clear()
