@@ -268,7 +268,7 @@ class ModelEndpoint:
                 await _authorize(self._gate, self._name, headers.get("authorization"))
             chosen = self._pick()
             body = await read_body(self._spec.max_body_bytes)
-            frame, inputs, features = await self._inputs(body, headers.get("content-type"), chosen)
+            frame, given, used = await self._inputs(body, headers.get("content-type"), chosen)
             await asyncio.sleep(0)  # let requests already queued on the loop count themselves
             if self._in_flight == 1:
                 predictions = self._predict(chosen, [frame])[0]
@@ -285,12 +285,17 @@ class ModelEndpoint:
             self._in_flight -= 1
         v = chosen.variant
         if self._monitoring:
-            labels = (self._name, v.model, str(v.version), v.role)
             elapsed = time.perf_counter() - start
-            self._metrics.requests.labels(*labels, "200").inc()
-            self._metrics.latency.labels(*labels).observe(elapsed)
-            self._metrics.rows.labels(*labels).inc(len(frame))
+            series = self._metrics.variant(v.model, v.version, v.role)
+            series.answered.inc()
+            series.latency.observe(elapsed)
+            series.rows.inc(len(frame))
             if self._writer is not None:
+                # The JSON texts are made only here: with monitoring off nobody reads them.
+                inputs = (
+                    protocol.rows_json(frame) if given is None else protocol.records_json(given)
+                )
+                features = None if used is None else protocol.records_json(used)
                 request_id = headers.get("x-request-id")
                 self._record(request_id, v, elapsed, inputs, features, predictions_json)
         answer = {VERSION_HEADER: str(v.version), MODEL_HEADER: v.model, ROLE_HEADER: v.role}
@@ -336,13 +341,15 @@ class ModelEndpoint:
     # -- scoring ---------------------------------------------------------------------------------
     async def _inputs(
         self, body: bytes, content_type: str | None, chosen: Loaded
-    ) -> tuple[pd.DataFrame, str, str | None]:
+    ) -> tuple[pd.DataFrame, dict[str, list[Any]] | None, dict[str, list[Any]] | None]:
+        """The checked frame to score; with online features also the request's columns and
+        the features read (for the inference table, which otherwise records the frame)."""
         if self._features is None:
             frame = protocol.parse_simple(body, content_type, chosen.schema)
             if frame is None:
                 data = protocol.parse(body, content_type, chosen.schema)
                 frame = protocol.validate(data, chosen.schema)
-            return frame, protocol.rows_json(frame), None
+            return frame, None, None
         # Online features: the request carries entity keys (and request-time columns); the
         # replica reads the rest from the online store, then checks the joined row.
         given = protocol.read_columns(body, content_type)
@@ -356,7 +363,7 @@ class ModelEndpoint:
         frame = protocol.frame_from_columns(joined, chosen.schema, extra=True)
         if frame is None:  # nulls, other types: MLflow's enforcement decides
             frame = protocol.validate(pd.DataFrame(joined), chosen.schema)
-        return frame, protocol.records_json(given), protocol.records_json(used)
+        return frame, given, used
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
     async def _score(self, items: list[tuple[Loaded, pd.DataFrame]]) -> list[Any]:
@@ -374,8 +381,7 @@ class ModelEndpoint:
         """One model call for the frames of several requests; their predictions, split back."""
         v = loaded.variant
         if self._monitoring:
-            labels = (self._name, v.model, str(v.version), v.role)
-            self._metrics.batch_size.labels(*labels).observe(len(frames))
+            self._metrics.variant(v.model, v.version, v.role).batch_size.observe(len(frames))
         try:
             batch = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
             return protocol.split(loaded.score(batch), [len(f) for f in frames])

@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -27,6 +29,16 @@ def remove_metrics(endpoint: str, deploy_id: str) -> None:
     shutil.rmtree(metrics_dir(endpoint, deploy_id), ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class VariantMetrics:
+    """The labelled series one model version of an endpoint updates on every request."""
+
+    answered: Any  # requests with status 200
+    latency: Any
+    rows: Any
+    batch_size: Any
+
+
 class EndpointMetrics:
     """The metric families one replica updates. Create it only inside a replica."""
 
@@ -37,6 +49,7 @@ class EndpointMetrics:
         if folder:
             Path(folder).mkdir(parents=True, exist_ok=True)
         self.endpoint = endpoint
+        self._variants: dict[tuple[str, int, str], VariantMetrics] = {}
         version_labels = ["endpoint", "model", "model_version", "role"]
         self.requests = Counter(
             "raylake_endpoint_requests",
@@ -67,6 +80,20 @@ class EndpointMetrics:
             ["endpoint"],
             buckets=LATENCY_BUCKETS,
         )
+
+    def variant(self, model: str, version: int, role: str) -> VariantMetrics:
+        """The series of one model version, labelled once (``labels()`` costs a lookup a call)."""
+        key = (model, version, role)
+        found = self._variants.get(key)
+        if found is None:
+            labels = (self.endpoint, model, str(version), role)
+            found = self._variants[key] = VariantMetrics(
+                self.requests.labels(*labels, "200"),
+                self.latency.labels(*labels),
+                self.rows.labels(*labels),
+                self.batch_size.labels(*labels),
+            )
+        return found
 
     @staticmethod
     def exposition() -> tuple[bytes, str]:
