@@ -33,6 +33,7 @@ from raylake.serving._asgi import InvocationsFirst, too_large
 from raylake.serving._metrics import EndpointMetrics
 from raylake.serving._online import OnlineFeatures
 from raylake.serving._openapi import INVOCATIONS_OPENAPI, describe_schema
+from raylake.serving._records import rows_json
 from raylake.serving._spec import EndpointSpec, Variant
 from raylake.settings import Settings
 
@@ -291,13 +292,10 @@ class ModelEndpoint:
             series.latency.observe(elapsed)
             series.rows.inc(len(frame))
             if self._writer is not None:
-                # The JSON texts are made only here: with monitoring off nobody reads them.
-                inputs = (
-                    protocol.rows_json(frame) if given is None else protocol.records_json(given)
-                )
-                features = None if used is None else protocol.records_json(used)
+                # Columns go as they are: the writer actor makes their JSON, off this process.
+                inputs = rows_json(frame) if given is None else given
                 request_id = headers.get("x-request-id")
-                self._record(request_id, v, elapsed, inputs, features, predictions_json)
+                self._record(request_id, v, elapsed, inputs, used, predictions_json)
         answer = {VERSION_HEADER: str(v.version), MODEL_HEADER: v.model, ROLE_HEADER: v.role}
         return 200, payload, answer
 
@@ -342,14 +340,14 @@ class ModelEndpoint:
     async def _inputs(
         self, body: bytes, content_type: str | None, chosen: Loaded
     ) -> tuple[pd.DataFrame, dict[str, list[Any]] | None, dict[str, list[Any]] | None]:
-        """The checked frame to score; with online features also the request's columns and
-        the features read (for the inference table, which otherwise records the frame)."""
+        """The checked frame to score; the request's columns as sent (plain rows bodies and
+        all requests with online features) and the features read, for the inference table."""
         if self._features is None:
-            frame = protocol.parse_simple(body, content_type, chosen.schema)
-            if frame is None:
-                data = protocol.parse(body, content_type, chosen.schema)
-                frame = protocol.validate(data, chosen.schema)
-            return frame, None, None
+            simple = protocol.read_simple(body, content_type, chosen.schema)
+            if simple is not None:
+                return simple[0], simple[1], None
+            data = protocol.parse(body, content_type, chosen.schema)
+            return protocol.validate(data, chosen.schema), None, None
         # Online features: the request carries entity keys (and request-time columns); the
         # replica reads the rest from the online store, then checks the joined row.
         given = protocol.read_columns(body, content_type)
@@ -395,8 +393,8 @@ class ModelEndpoint:
         request_id: str | None,
         v: Variant,
         elapsed: float,
-        inputs: str,
-        features: str | None,
+        inputs: str | dict[str, list[Any]],
+        features: dict[str, list[Any]] | None,
         predictions: str,
     ) -> None:
         self._records.append(

@@ -35,6 +35,7 @@ from raylake.serving._monitoring_tables import (
     MONITORING_SCHEMA,
     inference_table_name,
 )
+from raylake.serving._records import records_json
 from raylake.settings import Settings
 from raylake.tables.managed import ManagedTables
 
@@ -46,8 +47,8 @@ DEFAULT_FLUSH_INTERVAL_S = 5.0
 # A table that cannot be written for a long time must not eat the actor's memory: past this
 # many buffered records the oldest are dropped (and counted in ``stats()``).
 DEFAULT_MAX_BUFFERED = 200_000
-# The flush thread's nice value: its Parquet writes, Delta commits and compactions are background
-# work, and on a small node they otherwise take CPU from the replicas answering requests.
+# The writer's nice value: encoding records, Parquet writes, Delta commits and compactions are
+# background work, and on a small node they otherwise take CPU from the replicas answering.
 BACKGROUND_NICE = 10
 # Every batch is a small Parquet file; compacting every so many commits keeps reads of a
 # long-lived inference table (drift reports) from opening thousands of files.
@@ -124,9 +125,24 @@ def normalize(record: Mapping[str, Any]) -> dict[str, Any]:
         value = record.get(key)
         if value is None and key != "features":
             raise InvalidArgumentError(f"inference record lacks {key!r}")
-        # Callers should pass JSON text; objects are encoded rather than refused.
-        out[key] = value if value is None or isinstance(value, str) else json.dumps(value)
+        out[key] = _json_text(value)
     return out
+
+
+def _json_text(value: Any) -> str | None:
+    """JSON text as given; columns (name -> equal-length lists: what replicas send, so the
+    encoding happens here rather than on the request path) as JSON records; any other object
+    JSON-encoded."""
+    if value is None or isinstance(value, str):
+        return value
+    if (
+        isinstance(value, dict)
+        and value
+        and all(isinstance(k, str) and isinstance(v, list) for k, v in value.items())
+        and len({len(v) for v in value.values()}) == 1
+    ):
+        return records_json(value)
+    return json.dumps(value)
 
 
 @ray.remote
@@ -142,6 +158,7 @@ class InferenceWriter:
         max_buffered: int = DEFAULT_MAX_BUFFERED,
         compact_every: int = DEFAULT_COMPACT_EVERY,
     ) -> None:
+        background_priority()  # this thread runs log(); the flush thread inherits it
         self._endpoint = endpoint
         self._table = inference_table_name(endpoint)
         self._max_records = max_records
@@ -227,7 +244,6 @@ class InferenceWriter:
 
     # -- internals ------------------------------------------------------------------------------
     def _run(self) -> None:
-        background_priority()
         while not self._stop.is_set():
             self._wake.wait(self._interval)
             self._wake.clear()

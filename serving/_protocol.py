@@ -183,22 +183,22 @@ def frame_from_columns(
     return pd.DataFrame(arrays, columns=names)
 
 
-def parse_simple(body: bytes, content_type: str | None, schema: Schema | None) -> Any:
-    """The validated frame of a plain rows body, or None when MLflow's path must read it."""
+def read_simple(
+    body: bytes, content_type: str | None, schema: Schema | None
+) -> tuple[pd.DataFrame, dict[str, list[Any]]] | None:
+    """The validated frame of a plain rows body and its columns as sent, or None when MLflow's
+    path must read it."""
     if _simple_columns(schema) is None:
         return None
     values = read_columns(body, content_type)
-    return None if values is None else frame_from_columns(values, schema)
+    frame = None if values is None else frame_from_columns(values, schema)
+    return None if frame is None else (frame, values)
 
 
-def records_json(values: dict[str, list[Any]]) -> str:
-    """Columns as JSON records text for the inference table (as ``rows_json`` writes a frame)."""
-    names = list(values)
-    rows = [dict(zip(names, row, strict=True)) for row in zip(*values.values(), strict=True)]
-    try:
-        return json.dumps(rows, allow_nan=False)
-    except (ValueError, TypeError):  # NaN, infinity, timestamps: pandas writes those
-        return rows_json(pd.DataFrame(values))
+def parse_simple(body: bytes, content_type: str | None, schema: Schema | None) -> Any:
+    """The validated frame of a plain rows body, or None when MLflow's path must read it."""
+    found = read_simple(body, content_type, schema)
+    return None if found is None else found[0]
 
 
 def to_frame(data: Any) -> pd.DataFrame:
@@ -262,8 +262,3 @@ def encode_both(predictions: Any) -> tuple[bytes, str]:
     jsonable = _get_jsonable_obj(predictions, pandas_orient="records")
     alone = json.dumps(jsonable, cls=NumpyEncoder)
     return b'{"predictions": ' + alone.encode() + b"}", alone
-
-
-def rows_json(frame: pd.DataFrame) -> str:
-    """The request's rows as JSON text for the inference table."""
-    return frame.to_json(orient="records", date_format="iso")

@@ -15,6 +15,7 @@ from mlflow.pyfunc import scoring_server
 
 from raylake.errors import InvalidArgumentError
 from raylake.serving import _protocol as protocol
+from raylake.serving._records import records_json, rows_json
 from raylake.serving._spec import (
     EndpointSpec,
     ModelRef,
@@ -238,16 +239,14 @@ def test_fast_path_never_disagrees_with_mlflow(rows: list[dict], split: bool) ->
 
 def test_records_json_reads_back_as_the_rows() -> None:
     plain = {"a": [1, 2], "b": ["x", None], "c": [0.5, 1.5]}
-    assert json.loads(protocol.records_json(plain)) == [
+    assert json.loads(records_json(plain)) == [
         {"a": 1, "b": "x", "c": 0.5},
         {"a": 2, "b": None, "c": 1.5},
     ]
     # NaN and timestamps are not JSON: written as pandas writes a frame (null, ISO text).
     odd = {"t": [pd.Timestamp("2026-01-01 10:00")], "x": [float("nan")]}
-    assert json.loads(protocol.records_json(odd)) == json.loads(
-        protocol.rows_json(pd.DataFrame(odd))
-    )
-    assert json.loads(protocol.records_json(odd))[0]["x"] is None
+    assert json.loads(records_json(odd)) == json.loads(rows_json(pd.DataFrame(odd)))
+    assert json.loads(records_json(odd))[0]["x"] is None
 
 
 def test_scorer_skips_only_pyfuncs_second_enforcement(tmp_path) -> None:
