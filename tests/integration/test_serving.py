@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import socket
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import mlflow
@@ -553,6 +555,22 @@ def _wait(predicate: Callable[[], bool], timeout: float) -> float:
             return time.monotonic() - start
         time.sleep(0.2)
     raise AssertionError(f"not true within {timeout} s")
+
+
+def test_replicas_run_at_normal_cpu_priority(served: Served) -> None:
+    """Ray starts workers at nice 15; replicas answer requests and must not yield to clients."""
+    _wait(lambda: sum(r["state"] == "RUNNING" for r in _replicas(NAME)) == 2, 60)
+    for replica in _replicas(NAME):
+        tasks = Path(f"/proc/{replica['pid']}/task")
+        if not tasks.is_dir():
+            pytest.skip("no /proc on this platform")
+        nice = set()
+        for thread in tasks.iterdir():
+            try:
+                nice.add(os.getpriority(os.PRIO_PROCESS, int(thread.name)))
+            except ProcessLookupError:  # a thread that ended meanwhile
+                continue
+        assert nice == {0}, (replica["pid"], nice)
 
 
 def test_killing_one_of_two_replicas_under_load(served: Served) -> None:
