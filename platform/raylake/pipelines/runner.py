@@ -18,7 +18,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from deltalake import DeltaTable
@@ -44,6 +44,17 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+
+
+def _cancellable(
+    spark: SparkSession, stop: threading.Event | None, group: str, name: str, seq: int
+) -> AbstractContextManager[None]:
+    """The run's Spark jobs in a job group cancelled when ``stop`` is set (none without one)."""
+    if stop is None:
+        return nullcontext()
+    from raylake.compute.spark import cancellable_jobs
+
+    return cancellable_jobs(spark, stop, group, f"pipeline {name} run {seq}")
 
 
 class PipelineRunner:
@@ -79,33 +90,16 @@ class PipelineRunner:
         run = self._store.start_run(p.name, target, self._user, files=all_files, **_owner())
         self._store.update_run(run.id, inputs=_inputs_record(slices))
         try:
-            return self._execute(p, run, target, new_files, slices, say, stop)
+            spark = self._spark()
+            with _cancellable(spark, stop, f"raylake-pipeline-{run.id}", p.name, run.seq):
+                return self._transform_and_write(
+                    p, run, target, new_files, slices, say, spark, stop
+                )
         except BaseException as exc:
             self._store.update_run(run.id, status="FAILED", error=f"{type(exc).__name__}: {exc}")
             raise
 
     # -- steps -----------------------------------------------------------------------------
-    def _execute(
-        self,
-        p: Pipeline,
-        run: PipelineRun,
-        target: str,
-        new_files: dict[str, dict[str, int]],
-        slices: dict[str, TableSlice],
-        say: Progress,
-        stop: threading.Event | None = None,
-    ) -> PipelineRun:
-        spark = self._spark()
-        with ExitStack() as stack:
-            if stop is not None:
-                from raylake.compute.spark import cancellable_jobs
-
-                group = f"raylake-pipeline-{run.id}"
-                stack.enter_context(
-                    cancellable_jobs(spark, stop, group, f"pipeline {p.name} run {run.seq}")
-                )
-            return self._transform_and_write(p, run, target, new_files, slices, say, spark, stop)
-
     def _transform_and_write(
         self,
         p: Pipeline,
