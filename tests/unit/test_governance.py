@@ -393,6 +393,147 @@ def test_registering_a_model_needs_create_on_its_schema(admin: raylake.Workspace
     ]
 
 
+# -- listings --------------------------------------------------------------------------------------
+@pytest.fixture
+def listed(admin: raylake.Workspace) -> raylake.Workspace:
+    """Schemas main.default, main.sales (orders, items), main.hr (people), all the admin's."""
+    admin.write_table("sales.items", _df([1]))
+    admin.catalog.create_schema("hr")
+    admin.write_table("hr.people", _df([1]))
+    return admin
+
+
+ALL_SCHEMAS = {"main.default", "main.hr", "main.sales"}
+ALL_TABLES = {"main.hr.people", "main.sales.items", "main.sales.orders"}
+
+
+def _schemas(ws: raylake.Workspace, catalog: str | None = None) -> set[str]:
+    return {s.full_name for s in ws.catalog.list_schemas(catalog)}
+
+
+def _tables(ws: raylake.Workspace, schema: str | None = None) -> set[str]:
+    return {t.full_name for t in ws.catalog.list_tables(schema)}
+
+
+def test_without_a_privilege_nothing_is_listed(listed: raylake.Workspace, as_user) -> None:
+    alice = as_user("alice")
+    assert _schemas(alice) == set() and _schemas(alice, "main") == set()
+    assert _tables(alice) == set() and _tables(alice, "sales") == set()
+    with pytest.raises(PermissionDeniedError):  # describe keeps the guard's answer
+        alice.catalog.describe("sales.orders")
+    # Listing is not audited (nothing was refused); the describe is.
+    assert [e.action for e in listed.audit(principal="alice")] == ["read"]
+
+
+def test_select_on_one_table_lists_that_table_and_use_shows_its_parents(
+    listed: raylake.Workspace, as_user
+) -> None:
+    listed.grant("SELECT", "table", "sales.orders", "alice")
+    alice = as_user("alice")
+    assert _tables(alice) == {"main.sales.orders"}
+    assert _tables(alice, "sales") == {"main.sales.orders"} and _tables(alice, "hr") == set()
+    # Privileges flow down, never up: SELECT on a table is no privilege on its schema.
+    assert _schemas(alice) == set()
+    listed.grant("USE", "schema", "sales", "alice")
+    assert _schemas(alice) == {"main.sales"}
+    # USE on the catalog holds for all its schemas (so shows them), but USE is no privilege
+    # on data: it shows no table.
+    listed.grant("USE", "catalog", "main", "alice")
+    assert _schemas(alice) == ALL_SCHEMAS
+    assert _tables(alice) == {"main.sales.orders"}
+    assert alice.catalog.describe("sales.orders").num_rows == 2
+    assert listed.revoke("SELECT", "table", "sales.orders", "alice")
+    assert _tables(alice) == set()
+
+
+def test_a_schema_or_catalog_grant_lists_what_is_inside(listed: raylake.Workspace, as_user) -> None:
+    listed.principals.create_group("analysts", members=["alice"])
+    listed.principals.create_group("staff", members=["analysts"])
+    listed.grant("SELECT", "schema", "sales", "staff")  # through two groups
+    alice, bob = as_user("alice"), as_user("bob")
+    assert _tables(alice) == {"main.sales.items", "main.sales.orders"}
+    assert _schemas(alice) == {"main.sales"}
+    assert _tables(bob) == set() and _schemas(bob) == set()
+    listed.grant("MODIFY", "catalog", "main", "bob")
+    assert _tables(bob) == ALL_TABLES and _schemas(bob) == ALL_SCHEMAS
+    listed.grant("CREATE", "schema", "hr", "alice")  # may add tables: sees none of hr's
+    assert _tables(alice) == {"main.sales.items", "main.sales.orders"}
+    assert _schemas(alice) == {"main.hr", "main.sales"}
+    listed.grant("MODIFY", "table", "hr.people", "analysts")
+    assert _tables(alice) == ALL_TABLES
+
+
+def test_owners_see_what_they_own(listed: raylake.Workspace, as_user) -> None:
+    listed.grant("USE", "catalog", "main", "alice")
+    listed.grant("CREATE", "schema", "sales", "alice")
+    alice = as_user("alice")
+    alice.write_table("sales.mine", _df([1]))  # her table; CREATE shows no one else's
+    assert _tables(alice) == {"main.sales.mine"}
+    listed.grant("CREATE", "catalog", "main", "alice")
+    alice.catalog.create_schema("scratch")
+    listed.write_table("scratch.theirs", _df([1]))  # in her schema: she owns what holds it
+    assert _tables(alice) == {"main.sales.mine", "main.scratch.theirs"}
+    assert _schemas(alice) == {*ALL_SCHEMAS, "main.scratch"}
+    bob = as_user("bob")
+    assert _tables(bob) == set()
+
+
+def test_admins_and_auth_off_see_everything(listed: raylake.Workspace, as_user) -> None:
+    owner = as_user(listed.settings.user)  # the owner of catalog main, auth on
+    assert _tables(owner) == ALL_TABLES and _schemas(owner) == ALL_SCHEMAS
+    listed.principals.create_group("admins", members=["bob"])
+    bob = as_user("bob")
+    assert _tables(bob) == ALL_TABLES and _schemas(bob) == ALL_SCHEMAS
+    with raylake.connect(home=listed.settings.home, user="alice") as alice:  # auth off
+        assert _tables(alice) == ALL_TABLES and _schemas(alice) == ALL_SCHEMAS
+
+
+def test_a_listing_costs_a_constant_number_of_queries(listed: raylake.Workspace, as_user) -> None:
+    from sqlalchemy import event
+
+    listed.grant("SELECT", "table", "sales.orders", "alice")
+    alice = as_user("alice")
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # noqa: ANN001
+        statements.append(statement)
+
+    def queries(ws: raylake.Workspace) -> int:
+        engine = ws._store.engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            statements.clear()
+            ws.catalog.list_tables()
+            return len(statements)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+
+    assert queries(listed) == 1  # auth off: the listing alone, no governance query
+    before = queries(alice)
+    for i in range(10):
+        listed.write_table(f"hr.t{i}", _df([i]))
+        listed.grant("SELECT", "table", f"hr.t{i}", "alice")
+    assert queries(alice) == before <= 6
+    assert len(alice.catalog.list_tables()) == 11
+
+
+def test_model_listings_follow_the_same_rule(listed: raylake.Workspace, as_user) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(listed.settings.mlflow_tracking_uri)
+    for name in ("main.models.churn", "main.ml.score", "main.ml.rank"):
+        client.create_registered_model(name)
+    listed.catalog.create_schema("ml")
+    listed.grant("SELECT", "schema", "ml", "alice")
+    listed.grant("MODIFY", "model", "churn", "bob")
+    listed.grant("USE", "catalog", "main", "bob")  # USE shows no model
+    alice, bob = as_user("alice"), as_user("bob")
+    assert [m.name for m in alice.models.list()] == ["main.ml.rank", "main.ml.score"]
+    assert [m.name for m in alice.catalog.list_models("ml")] == ["main.ml.rank", "main.ml.score"]
+    assert [m.name for m in bob.models.list()] == ["main.models.churn"]
+    assert len(listed.models.list()) == 3  # auth off
+
+
 # -- audit ---------------------------------------------------------------------------------------
 def test_audit_records_who_what_when_and_outcome(admin: raylake.Workspace, as_user) -> None:
     admin.grant("USE", "catalog", "main", "alice")

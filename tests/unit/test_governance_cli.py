@@ -104,3 +104,36 @@ def test_cli_errors_are_one_line(filled: Path) -> None:
             args,
             result.stderr,
         )
+
+
+def test_cli_listings_show_what_the_user_may_see(filled: Path) -> None:
+    with raylake.connect(home=filled, user="admin") as ws:
+        ws.catalog.create_schema("hr")
+        ws.write_table("hr.people", pd.DataFrame({"id": [1]}))
+        ws.principals.create_user("alice")
+    alice = {"RAYLAKE_USER": "alice", "RAYLAKE_AUTH": "on"}
+    admin = {"RAYLAKE_USER": "admin", "RAYLAKE_AUTH": "on"}
+
+    def names(*args: str, env: dict[str, str]) -> set[str]:
+        listed = json.loads(ok(filled, *args, "--json", env=env))
+        return {x.get("full_name") or f"{x['catalog']}.{x['name']}" for x in listed}
+
+    assert names("tables", "list", env=alice) == set()
+    assert names("schemas", "list", env=alice) == set()
+    assert "no tables" in ok(filled, "tables", "list", env=alice)
+    ok(filled, "grants", "grant", "SELECT", "table", "sales.orders", "alice", env=admin)
+    ok(filled, "grants", "grant", "USE", "schema", "sales", "alice", env=admin)
+    assert names("tables", "list", env=alice) == {"main.sales.orders"}
+    assert names("tables", "list", "sales", env=alice) == {"main.sales.orders"}
+    assert names("schemas", "list", env=alice) == {"main.sales"}
+    # A schema she may not see is one that is not there (as for a missing one).
+    hidden = cli(filled, "tables", "list", "hr", env=alice)
+    assert hidden.exit_code == 1 and "schema main.hr does not exist" in hidden.stderr
+    everything = {"main.hr.people", "main.sales.orders"}
+    assert names("tables", "list", env=admin) == everything  # the owner of main: an admin
+    assert names("tables", "list", env={"RAYLAKE_USER": "alice"}) == everything  # auth off
+    assert names("schemas", "list", env={"RAYLAKE_USER": "alice"}) == {
+        "main.default",
+        "main.hr",
+        "main.sales",
+    }

@@ -339,3 +339,32 @@ def test_sql_over_http_needs_select_on_every_table_it_reads(secured) -> None:
     ).json()
     assert {"denied", "allowed"} <= {e["outcome"] for e in events}
     assert c.get("/api/dashboards").status_code == 401  # the dashboards router is signed-in only
+
+
+def test_listings_show_the_callers_view(secured) -> None:
+    """Catalog listings over HTTP are the token's principal's, not the server user's."""
+    c, alice, root = secured
+    ws = c.app.state.workspace
+    ws.write_table("sales.refunds", pd.DataFrame({"id": [1]}))
+    as_alice, as_admin = {"Authorization": f"Bearer {alice}"}, {"Authorization": f"Bearer {root}"}
+
+    def tables(headers: dict[str, str], **params: str) -> set[str]:
+        r = c.get("/api/catalog/tables", headers=headers, params=params)
+        assert r.status_code == 200
+        return {t["full_name"] for t in r.json()}
+
+    def schemas(headers: dict[str, str]) -> set[str]:
+        return {s["name"] for s in c.get("/api/catalog/schemas", headers=headers).json()}
+
+    everything = {"main.sales.orders", "main.sales.refunds"}
+    assert tables(as_admin) == everything
+    # alice holds USE on main: she sees its schemas, but no table.
+    assert tables(as_alice) == set() and schemas(as_alice) == {"main.default", "main.sales"}
+    assert "main.sales.orders" not in c.get("/catalog", headers=as_alice).text
+    ws.grant("SELECT", "table", "sales.orders", "alice")
+    assert tables(as_alice) == {"main.sales.orders"}
+    assert tables(as_alice, schema="sales") == {"main.sales.orders"}
+    page = c.get("/catalog", headers=as_alice).text
+    assert "main.sales.orders" in page and "refunds" not in page
+    assert "refunds" in c.get("/catalog", headers=as_admin).text
+    assert c.get("/api/models", headers=as_alice).json() == []

@@ -11,6 +11,7 @@ import pyarrow as pa
 from raylake.catalog.records import LineageEdge, SchemaInfo, TableInfo
 from raylake.catalog.store import CatalogStore
 from raylake.errors import InvalidArgumentError, SchemaNotFoundError
+from raylake.governance.securables import Securable, SecurableType
 from raylake.names import parse_schema_name, parse_table_name, validate_part
 from raylake.tables.managed import ManagedTables
 
@@ -53,10 +54,20 @@ class Catalog:
             self._tables.guard.create_schema(catalog, schema)
         return self._store.create_schema(catalog, schema, self._user, comment)
 
-    def list_schemas(self, catalog: str | None = None) -> list[SchemaInfo]:
+    def list_schemas(
+        self, catalog: str | None = None, *, principal: str | None = None
+    ) -> list[SchemaInfo]:
+        """Schemas, all or those of ``catalog``. With auth on, only those the acting user (or
+        ``principal``, for servers acting for a caller) may see: see ``Visibility``."""
         if catalog is not None:
             validate_part(catalog, "catalog name")
-        return self._store.list_schemas(catalog)
+        infos = self._store.list_schemas(catalog)
+        seen = self._tables.guard.visibility(principal)
+        if seen is None:
+            return infos
+        return [
+            i for i in infos if seen.sees(Securable(SecurableType.SCHEMA, i.full_name), i.owner)
+        ]
 
     def drop_schema(self, name: str) -> None:
         catalog, schema = parse_schema_name(name)
@@ -65,17 +76,25 @@ class Catalog:
         self._tables.guard.drop_schema(catalog, schema)
         self._store.drop_schema(catalog, schema)
 
-    def list_tables(self, schema: str | None = None) -> list[TableInfo]:
-        """All tables, or those of ``catalog.schema`` (one part: in ``main``)."""
+    def list_tables(
+        self, schema: str | None = None, *, principal: str | None = None
+    ) -> list[TableInfo]:
+        """All tables, or those of ``catalog.schema`` (one part: in ``main``). With auth on,
+        only those the acting user (or ``principal``) may see: see ``Visibility``."""
         if schema is None:
-            return self._store.list_tables()
-        catalog, name = parse_schema_name(schema)
-        return self._store.list_tables(catalog, name)
+            infos = self._store.list_tables()
+        else:
+            catalog, name = parse_schema_name(schema)
+            infos = self._store.list_tables(catalog, name)
+        seen = self._tables.guard.visibility(principal)
+        if seen is None:
+            return infos
+        return [i for i in infos if seen.sees(Securable(SecurableType.TABLE, i.full_name), i.owner)]
 
-    def list_models(self, schema: str | None = None) -> list[Any]:
+    def list_models(self, schema: str | None = None, *, principal: str | None = None) -> list[Any]:
         """Registered models, all or those of ``catalog.schema``: they share the catalog's
-        three-level names, and registering one creates its schema here."""
-        return self._models().list(schema) if self._models is not None else []
+        three-level names, and registering one creates its schema here. Filtered as tables."""
+        return self._models().list(schema, principal=principal) if self._models is not None else []
 
     def describe(self, name: str) -> TableDescription:
         # One snapshot of the Delta log serves every figure (and the catalog's version).

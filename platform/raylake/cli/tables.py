@@ -26,11 +26,11 @@ def list_tables(
 ) -> None:
     """List tables, all or those of one schema."""
     with workspace() as ws:
-        if schema is not None:
+        infos = ws.catalog.list_tables(schema)  # with auth on: what the user may see
+        if schema is not None and not infos:
             catalog, name = parse_schema_name(schema)
             if not any(s.name == name for s in ws.catalog.list_schemas(catalog)):
                 raise SchemaNotFoundError(f"schema {catalog}.{name} does not exist")
-        infos = ws.catalog.list_tables(schema)
     if json_out:
         _render.print_json(infos)
         return

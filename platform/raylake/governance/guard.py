@@ -12,7 +12,7 @@ from raylake.catalog import CatalogStore
 from raylake.errors import PermissionDeniedError
 from raylake.governance._db import Db
 from raylake.governance.audit import AuditLog
-from raylake.governance.policy import Policy, needs_with_use
+from raylake.governance.policy import Policy, Visibility, needs_with_use
 from raylake.governance.securables import (
     Privilege,
     Securable,
@@ -77,6 +77,14 @@ class Guard:
                 f"{who} may not {action} {sec}: lacks {lacking.value} on {on}"
             )
         self.audit.record(who, action, sec, "allowed", detail)
+
+    def visibility(self, principal: str | None = None) -> Visibility | None:
+        """What ``principal`` (default ``user``) may see in listings, to filter them with
+        ``Visibility.sees``; None when everything is shown: auth off (no query at all) or an
+        admin. Listing is not audited (nothing is refused)."""
+        if not self.enabled:
+            return None
+        return self.policy.visibility(principal or self.user)
 
     def require_admin(self, action: str, target: Securable | None = None, **detail: Any) -> None:
         """Principal and token administration for others: workspace admins only."""

@@ -6,11 +6,15 @@ The rules (Unity Catalog in spirit):
 - the owner of a securable, or of any of its ancestors, holds every privilege on it;
 - ``MANAGE`` holds every other privilege (a manager could grant them to itself anyway);
 - workspace admins (the owner of the ``main`` catalog, members of the ``admins`` group) hold all.
+
+Listings show what a principal may see (:class:`Visibility`): what it owns or holds a privilege
+on, by these same rules.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
@@ -74,6 +78,61 @@ def is_admin(s: Session, ids: set[str]) -> bool:
     )
 
 
+# Which privileges, held on a securable or inherited from its schema or catalog, let a principal
+# see it in a listing. Every privilege can be granted on a catalog or schema to hold for what is
+# inside, so any of them shows a schema; USE and CREATE are container privileges (no check ever
+# asks them of a table, model, feature view or endpoint), so inherited they show the schemas of a
+# catalog but not the objects in them — as USE CATALOG / USE SCHEMA in Unity Catalog. A grant made
+# on the object itself shows it whatever the privilege.
+_EVERY = frozenset(p.value for p in Privilege)
+_ON_DATA = frozenset({Privilege.SELECT.value, Privilege.MODIFY.value, Privilege.MANAGE.value})
+_SHOWN_BY: dict[SecurableType, frozenset[str]] = {
+    SecurableType.CATALOG: _EVERY,
+    SecurableType.SCHEMA: _EVERY,
+    SecurableType.TABLE: _ON_DATA,
+    SecurableType.FEATURE_VIEW: _ON_DATA,
+    SecurableType.MODEL: _ON_DATA,
+    SecurableType.ENDPOINT: frozenset({Privilege.EXECUTE.value, Privilege.MANAGE.value}),
+}
+
+_ALL_GRANTS_TO = select(GrantRow.securable_type, GrantRow.securable_name, GrantRow.privilege).where(
+    GrantRow.principal.in_(bindparam("ids", expanding=True))
+)
+_CATALOGS_OWNED = select(CatalogRow.name).where(
+    CatalogRow.owner.in_(bindparam("ids", expanding=True))
+)
+_SCHEMAS_OWNED = select(SchemaRow.catalog_name, SchemaRow.name).where(
+    SchemaRow.owner.in_(bindparam("ids", expanding=True))
+)
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """What one (non-admin) principal may see in listings, loaded once per listing.
+
+    A securable is shown when the principal (or a group it is in) owns it or its schema or
+    catalog, or holds a privilege on it, or one on its schema or catalog that shows it
+    (``_SHOWN_BY``): the inheritance of :func:`holds`, asked for "any privilege".
+    """
+
+    ids: frozenset[str]
+    owned: frozenset[Securable]  # catalogs and schemas owned by one of ``ids``
+    granted: dict[tuple[str, str], frozenset[str]]  # (type, name) -> privileges granted to ids
+
+    def sees(self, sec: Securable, owner: str | None = None) -> bool:
+        """Whether ``sec`` (whose ``owner`` the caller already knows, if any) is shown."""
+        if owner is not None and owner in self.ids:
+            return True
+        shown_by = _SHOWN_BY[sec.type]
+        for link in sec.chain:
+            if link in self.owned:
+                return True
+            privileges = self.granted.get((link.type.value, link.name))
+            if privileges and (link == sec or not privileges.isdisjoint(shown_by)):
+                return True
+        return False
+
+
 def _grants_on(s: Session, ids: set[str], links: Iterable[Securable]) -> set[tuple[str, str, str]]:
     """(type, name, privilege) of every grant to ``ids`` on ``links``: one query."""
     wanted = {(link.type.value, link.name) for link in links}
@@ -133,6 +192,32 @@ class Policy:
 
     def allowed(self, principal: str, privilege: Privilege, sec: Securable) -> bool:
         return self.missing(principal, [(privilege, sec)]) is None
+
+    def visibility(self, principal: str) -> Visibility | None:
+        """What ``principal`` may see in listings; None for workspace admins (everything).
+
+        A constant number of queries whatever is listed: the principal's groups, the owner of
+        ``main``, every grant to them, and the catalogs and schemas they own.
+        """
+        with self._db.tx() as s:
+            ids = identities(s, principal)
+            if is_admin(s, ids):
+                return None
+            conn = s.connection()
+            params = {"ids": sorted(ids)}
+            granted: dict[tuple[str, str], set[str]] = {}
+            for kind, name, privilege in conn.execute(_ALL_GRANTS_TO, params):
+                granted.setdefault((kind, name), set()).add(privilege)
+            owned = {
+                Securable(SecurableType.CATALOG, name)
+                for name in conn.execute(_CATALOGS_OWNED, params).scalars()
+            } | {
+                Securable(SecurableType.SCHEMA, f"{catalog}.{name}")
+                for catalog, name in conn.execute(_SCHEMAS_OWNED, params)
+            }
+        return Visibility(
+            frozenset(ids), frozenset(owned), {k: frozenset(v) for k, v in granted.items()}
+        )
 
     def is_admin(self, principal: str) -> bool:
         with self._db.tx() as s:

@@ -19,6 +19,7 @@ from raylake.errors import (
     ModelNotFoundError,
     SignatureMissingError,
 )
+from raylake.governance.securables import Securable, SecurableType
 from raylake.registry.lineage import record_model_version
 from raylake.registry.logging import MODEL_ARTIFACT, log_model, tracking
 from raylake.registry.names import parse_model_name, parse_schema_prefix
@@ -208,15 +209,21 @@ class ModelRegistry:
         found = self._client.search_model_versions(f"name = '{full}'")
         return sorted((self._info(mv) for mv in found), key=lambda v: v.version)
 
-    def list(self, schema: str | None = None) -> builtins.list[RegisteredModelInfo]:
-        """Registered models, all or those in ``catalog.schema`` (``models`` = ``main.models``)."""
+    def list(
+        self, schema: str | None = None, *, principal: str | None = None
+    ) -> builtins.list[RegisteredModelInfo]:
+        """Registered models, all or those in ``catalog.schema`` (``models`` = ``main.models``).
+        With auth on, only those the acting user (or ``principal``) may see, as for tables."""
         prefix = parse_schema_prefix(schema) if schema is not None else ""
+        seen = self._guard.visibility(principal) if self._guard is not None else None
         out: builtins.list[RegisteredModelInfo] = []
         token = None
         while True:
             page = self._client.search_registered_models(max_results=500, page_token=token)
             for rm in page:
-                if rm.name.startswith(prefix):
+                if rm.name.startswith(prefix) and (
+                    seen is None or seen.sees(Securable(SecurableType.MODEL, rm.name))
+                ):
                     out.append(_registered_info(rm))
             token = page.token
             if not token:

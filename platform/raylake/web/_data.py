@@ -50,13 +50,13 @@ def frame_rows(frame: pd.DataFrame) -> dict[str, Any]:
 
 
 # -- catalog ---------------------------------------------------------------------------------------
-def catalog_tree(ws: Workspace) -> list[dict[str, Any]]:
-    """Catalogs -> schemas -> tables."""
+def catalog_tree(ws: Workspace, principal: str | None = None) -> list[dict[str, Any]]:
+    """Catalogs -> schemas -> tables (with auth on: those ``principal`` may see)."""
     tables: dict[str, list[Any]] = defaultdict(list)
-    for t in ws.catalog.list_tables():
+    for t in ws.catalog.list_tables(principal=principal):
         tables[t.full_name.rsplit(".", 1)[0]].append(t)
     catalogs: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for s in ws.catalog.list_schemas():
+    for s in ws.catalog.list_schemas(principal=principal):
         catalogs[s.catalog].append(
             {"schema": s, "tables": sorted(tables.get(s.full_name, []), key=lambda t: t.full_name)}
         )

@@ -20,13 +20,13 @@ Who = Annotated[str, Depends(_auth.caller)]
 def schemas(ws: Ws, who: Who) -> list[dict[str, Any]]:
     return [
         {"catalog": s.catalog, "name": s.full_name, "owner": s.owner, "comment": s.comment}
-        for s in ws.catalog.list_schemas()
+        for s in ws.catalog.list_schemas(principal=who)
     ]
 
 
 @router.get("/catalog/tables")
 def tables(ws: Ws, who: Who, schema: str | None = None) -> list[dict[str, Any]]:
-    return [_data.plain(t) for t in ws.catalog.list_tables(schema)]
+    return [_data.plain(t) for t in ws.catalog.list_tables(schema, principal=who)]
 
 
 @router.get("/catalog/tables/{name}")
@@ -46,7 +46,7 @@ def lineage(ws: Ws, who: Who, node: str | None = None) -> dict[str, Any]:
 
 @router.get("/models")
 def models(ws: Ws, who: Who) -> list[dict[str, Any]]:
-    return [_data.plain(m) for m in ws.models.list()]
+    return [_data.plain(m) for m in ws.models.list(principal=who)]
 
 
 @router.get("/models/{name}")

@@ -21,11 +21,11 @@ Who = Annotated[str, Depends(_auth.caller)]
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, ws: Ws, who: Who) -> Response:
-    tables = ws.catalog.list_tables()
+    tables = ws.catalog.list_tables(principal=who)
     counts = {
-        "schemas": len(ws.catalog.list_schemas()),
+        "schemas": len(ws.catalog.list_schemas(principal=who)),
         "tables": len(tables),
-        "models": len(ws.models.list()),
+        "models": len(ws.models.list(principal=who)),
         "endpoints": len(_data.endpoints(ws)),
         "pipeline runs": len(ws.pipeline_runs(limit=1000)),
         "dashboards": len(ws.dashboards.list()),
@@ -42,7 +42,7 @@ def login(request: Request) -> Response:
 # -- catalog -------------------------------------------------------------------------------------
 @router.get("/catalog", response_class=HTMLResponse)
 def catalog(request: Request, ws: Ws, who: Who) -> Response:
-    return render(request, "catalog.html", title="Catalog", catalogs=_data.catalog_tree(ws))
+    return render(request, "catalog.html", title="Catalog", catalogs=_data.catalog_tree(ws, who))
 
 
 @router.get("/tables/{name}", response_class=HTMLResponse)
@@ -163,7 +163,7 @@ def _metric_plot(history: dict[str, list[tuple[int, float]]]) -> str:
 # -- models --------------------------------------------------------------------------------------
 @router.get("/models", response_class=HTMLResponse)
 def models(request: Request, ws: Ws, who: Who) -> Response:
-    return render(request, "models.html", title="Models", models=ws.models.list())
+    return render(request, "models.html", title="Models", models=ws.models.list(principal=who))
 
 
 @router.get("/models/{name}", response_class=HTMLResponse)
@@ -173,7 +173,9 @@ def model(name: str, request: Request, ws: Ws, who: Who) -> Response:
     full = str(parse_model_name(name))
     _auth.require(request, who, "SELECT", "model", full)
     versions = ws.models.versions(full)
-    info = next((m for m in ws.models.list(full.rsplit(".", 1)[0]) if m.name == full), None)
+    info = next(
+        (m for m in ws.models.list(full.rsplit(".", 1)[0], principal=who) if m.name == full), None
+    )
     graph = _data.lineage_graph(ws, full, kind="model")
     serving = [e for e in _data.endpoints(ws) if any(v.model == full for v in e.models)]
     aliases: dict[int, list[str]] = {}
