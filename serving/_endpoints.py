@@ -242,12 +242,20 @@ class Endpoints:
             raise EndpointError(f"endpoint {spec.name} could not be deployed: {exc}") from exc
 
     # -- reading ---------------------------------------------------------------------------------
-    def list(self) -> list[Endpoint]:
+    def list(self, *, principal: str | None = None) -> list[Endpoint]:
+        """The running endpoints. With auth on, only those the acting user (or ``principal``,
+        for servers acting for a caller) may see: EXECUTE or MANAGE on the endpoint, or on
+        catalog ``main`` where endpoints live (``Visibility`` in raylake.governance)."""
         if not self._connected():
             return []
+        apps = state.applications()
+        seen = self._guard.visibility(principal) if self._guard is not None else None
+        if seen is not None:
+            from raylake.governance.securables import securable
+
+            apps = {n: a for n, a in apps.items() if seen.sees(securable("endpoint", n))}
         return sorted(
-            (self._endpoint(name, app) for name, app in state.applications().items()),
-            key=lambda e: e.name,
+            (self._endpoint(name, app) for name, app in apps.items()), key=lambda e: e.name
         )
 
     def get(self, name: str) -> Endpoint:

@@ -120,6 +120,18 @@ def test_score_needs_a_token_with_execute(governed: Governed) -> None:
     assert len(audit(principal="anonymous", action="authenticate", limit=1000)) >= 2
 
 
+def test_endpoint_listings_show_what_each_user_may_see(governed: Governed) -> None:
+    from raylake.web import _data
+
+    g = governed
+    assert NAME in [e.name for e in g.admin.endpoints.list()]  # the owner of main: everything
+    for user, sees in ((g.scorer, True), (g.outsider, False), (g.dev, False)):
+        with raylake.connect(home=g.admin.settings.home, user=user, auth=True) as as_user:
+            assert (NAME in [e.name for e in as_user.endpoints.list()]) is sees, user
+        # Servers list for their caller: the web UI and its JSON API go through this.
+        assert (NAME in [e.name for e in _data.endpoints(g.admin, user)]) is sees, user
+
+
 def test_deploy_and_delete_need_create_and_manage_and_are_audited(governed: Governed) -> None:
     g = governed
     events = g.admin.audit(principal=g.dev, action="deploy")

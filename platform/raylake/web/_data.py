@@ -83,10 +83,11 @@ def serving_edges(ws: Workspace) -> list[tuple[str, str, int]]:
     return [(e.name, v.model, v.version) for e in endpoints(ws) for v in e.models]
 
 
-def endpoints(ws: Workspace) -> list[Any]:
+def endpoints(ws: Workspace, principal: str | None = None) -> list[Any]:
+    """Running endpoints (those ``principal`` may see, with auth on)."""
     # Listing never starts Ray; a Serve that cannot be reached shows as no endpoints.
     try:
-        return ws.endpoints.list()
+        return ws.endpoints.list(principal=principal)
     except Exception:  # noqa: BLE001 - the page still shows the rest of the workspace
         return []
 

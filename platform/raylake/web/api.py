@@ -58,7 +58,7 @@ def model(name: str, request: Request, ws: Ws, who: Who) -> dict[str, Any]:
 
 @router.get("/endpoints")
 def endpoints(ws: Ws, who: Who) -> list[dict[str, Any]]:
-    return [_data.plain(e) for e in _data.endpoints(ws)]
+    return [_data.plain(e) for e in _data.endpoints(ws, who)]
 
 
 @router.get("/endpoints/{name}/metrics")

@@ -26,7 +26,7 @@ def home(request: Request, ws: Ws, who: Who) -> Response:
         "schemas": len(ws.catalog.list_schemas(principal=who)),
         "tables": len(tables),
         "models": len(ws.models.list(principal=who)),
-        "endpoints": len(_data.endpoints(ws)),
+        "endpoints": len(_data.endpoints(ws, who)),
         "pipeline runs": len(ws.pipeline_runs(limit=1000)),
         "dashboards": len(ws.dashboards.list()),
     }
@@ -197,7 +197,8 @@ def model(name: str, request: Request, ws: Ws, who: Who) -> Response:
 # -- endpoints -----------------------------------------------------------------------------------
 @router.get("/endpoints", response_class=HTMLResponse)
 def endpoints(request: Request, ws: Ws, who: Who) -> Response:
-    return render(request, "endpoints.html", title="Endpoints", endpoints=_data.endpoints(ws))
+    listed = _data.endpoints(ws, who)
+    return render(request, "endpoints.html", title="Endpoints", endpoints=listed)
 
 
 @router.get("/endpoints/{name}", response_class=HTMLResponse)
