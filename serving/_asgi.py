@@ -1,8 +1,9 @@
 """The scoring route as plain ASGI: ``POST <endpoint>/invocations`` goes from the app's first
 middleware straight to the replica, without FastAPI's routing, dependency solving, exception
-middleware and ``Response`` objects (about a tenth of a replica's CPU per request at load, see
-``benchmarks/serving.py``). Every other request (describe, health, metrics, OpenAPI docs) and
-the documented route itself stay with FastAPI; both paths run the same ``Invoke`` handler.
+middleware and ``Response`` objects (about a tenth of a replica's CPU in a py-spy profile at 16
+clients of ``benchmarks/serving.py``). Every other request (describe, health, metrics, OpenAPI
+docs) and the documented route itself stay with FastAPI; both paths run the same ``Invoke``
+handler.
 """
 
 from __future__ import annotations
@@ -78,7 +79,9 @@ class InvocationsFirst:
         self.content_type = content_type
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        invoke = getattr(scope["app"].state, "invoke", None) if "app" in scope else None
+        invoke: Invoke | None = (
+            getattr(scope["app"].state, "invoke", None) if "app" in scope else None
+        )
         if invoke is None or not is_invocation(scope):
             await self.inner(scope, receive, send)
             return

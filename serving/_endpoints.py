@@ -43,9 +43,8 @@ DEPLOY_TIMEOUT_S = 300
 
 
 # Ray starts workers at nice 15 so batch work yields to its own control plane. A replica answers
-# requests: at nice 15 it loses the CPU to any other process on the node (on a laptop, the very
-# client calling it), which the benchmark measured as lost throughput and tail latency. Ray's
-# job supervisor sets the same variable for its own actor.
+# requests: at nice 15 it would lose the CPU to any busy process on the node (on a laptop, the
+# very client calling it). Ray's job supervisor sets the same variable for its own actor.
 REPLICA_PRIORITY = {"RAY_worker_niceness": "0"}
 
 
