@@ -13,7 +13,6 @@ No ``from __future__ import annotations`` here: FastAPI resolves the route annot
 """
 
 import asyncio
-import datetime as dt
 import json
 import logging
 import random
@@ -199,7 +198,7 @@ class ModelEndpoint:
         )
         self._monitoring = self._spec.monitoring
         self._writer = _writer(name, settings) if self._monitoring else None
-        self._records: list[dict[str, Any]] = []
+        self._records: list[tuple[Any, ...]] = []
         self._flusher: asyncio.Task | None = None
         self._gate = _gate(settings)
         self._in_flight = 0  # requests inside invocations(): 1 means this one is alone
@@ -397,18 +396,20 @@ class ModelEndpoint:
         features: dict[str, list[Any]] | None,
         predictions: str,
     ) -> None:
+        # A row of the writer's ROW_FIELDS (request id, endpoint, model, version, POSIX time,
+        # latency in ms, inputs, features, prediction): it names them, off the request path.
         self._records.append(
-            {
-                "request_id": request_id or uuid.uuid4().hex,
-                "endpoint": self._name,
-                "model_name": v.model,
-                "model_version": v.version,
-                "ts": dt.datetime.now(dt.UTC),
-                "latency_ms": elapsed * 1000,
-                "inputs": inputs,
-                "features": features,
-                "prediction": predictions,
-            }
+            (
+                request_id or uuid.uuid4().hex,
+                self._name,
+                v.model,
+                v.version,
+                time.time(),
+                elapsed * 1000,
+                inputs,
+                features,
+                predictions,
+            )
         )
         if len(self._records) >= LOG_FLUSH_RECORDS:
             self._flush_records()
@@ -424,7 +425,7 @@ class ModelEndpoint:
         if not self._records or self._writer is None:
             return
         records, self._records = self._records, []
-        self._writer.log.remote(records)  # fire and forget: the writer batches Delta commits
+        self._writer.log_rows.remote(records)  # fire and forget: the writer batches commits
 
     def __del__(self) -> None:
         # Serve calls this on a graceful replica shutdown (delete, scale-down): hand the
@@ -435,6 +436,6 @@ class ModelEndpoint:
         try:
             import ray
 
-            ray.get(self._writer.log.remote(records), timeout=10)
+            ray.get(self._writer.log_rows.remote(records), timeout=10)
         except Exception:  # noqa: BLE001 - shutting down; nothing left to report to
             log.exception("endpoint %s: inference records lost at shutdown", self._name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sys
@@ -9,7 +10,13 @@ import threading
 
 import pytest
 
-from raylake.serving._inference_log import BACKGROUND_NICE, background_priority, normalize
+from raylake.errors import InvalidArgumentError
+from raylake.serving._inference_log import (
+    BACKGROUND_NICE,
+    ROW_FIELDS,
+    background_priority,
+    normalize,
+)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
@@ -59,3 +66,13 @@ def test_columns_from_replicas_are_written_as_json_records() -> None:
 )
 def test_other_values_are_kept_or_encoded_as_given(given: object, stored: str) -> None:
     assert json.loads(normalize(_record(given))["inputs"]) == json.loads(stored)
+
+
+def test_replica_rows_are_named_by_row_fields_and_take_posix_time() -> None:
+    when = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    row = ("r9", "e", "main.models.m", 4, when.timestamp(), 2.5, {"x": [1.5]}, None, "[0]")
+    out = normalize(dict(zip(ROW_FIELDS, row, strict=True)))
+    assert out["ts"] == when and out["request_id"] == "r9" and out["model_version"] == 4
+    assert json.loads(out["inputs"]) == [{"x": 1.5}] and out["features"] is None
+    with pytest.raises(InvalidArgumentError, match="ts must be a datetime"):
+        normalize({**dict(zip(ROW_FIELDS, row, strict=True)), "ts": True})
