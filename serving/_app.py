@@ -109,9 +109,9 @@ def _scorer(model: Any) -> Any:
 
 # Helpers come before the class: Serve pickles the decorated class by value at decoration time,
 # so only names already defined then are available inside the replica.
-def _predict_alone(loaded: Loaded, frame: pd.DataFrame) -> Any:
+def _predict_alone(loaded: Loaded, rows: Any) -> Any:
     try:
-        return loaded.score(frame)
+        return loaded.score(protocol.batch_frame([rows]))
     except Exception as exc:  # noqa: BLE001 - the model refused this input: a 4xx, not a 500
         return protocol.BadRequest(f"the model could not score the input: {exc}"[:500])
 
@@ -338,8 +338,8 @@ class ModelEndpoint:
     # -- scoring ---------------------------------------------------------------------------------
     async def _inputs(
         self, body: bytes, content_type: str | None, chosen: Loaded
-    ) -> tuple[pd.DataFrame, dict[str, list[Any]] | None, dict[str, list[Any]] | None]:
-        """The checked frame to score; the request's columns as sent (plain rows bodies and
+    ) -> tuple[protocol.Rows, dict[str, list[Any]] | None, dict[str, list[Any]] | None]:
+        """The checked rows to score; the request's columns as sent (plain rows bodies and
         all requests with online features) and the features read, for the inference table."""
         if self._features is None:
             simple = protocol.read_simple(body, content_type, chosen.schema)
@@ -357,13 +357,13 @@ class ModelEndpoint:
         joined, used = await self._features.join(given, self._missing_entities)
         if self._monitoring:
             self._metrics.feature_lookup.labels(self._name).observe(time.perf_counter() - t0)
-        frame = protocol.frame_from_columns(joined, chosen.schema, extra=True)
+        frame = protocol.rows_from_columns(joined, chosen.schema, extra=True)
         if frame is None:  # nulls, other types: MLflow's enforcement decides
             frame = protocol.validate(pd.DataFrame(joined), chosen.schema)
         return frame, given, used
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.002)
-    async def _score(self, items: list[tuple[Loaded, pd.DataFrame]]) -> list[Any]:
+    async def _score(self, items: list[tuple[Loaded, protocol.Rows]]) -> list[Any]:
         results: list[Any] = [None] * len(items)
         groups: dict[int, list[int]] = {}
         for i, (loaded, _) in enumerate(items):
@@ -374,13 +374,13 @@ class ModelEndpoint:
                 results[i] = part
         return results
 
-    def _predict(self, loaded: Loaded, frames: list[pd.DataFrame]) -> list[Any]:
+    def _predict(self, loaded: Loaded, frames: list[protocol.Rows]) -> list[Any]:
         """One model call for the frames of several requests; their predictions, split back."""
         v = loaded.variant
         if self._monitoring:
             self._metrics.variant(v.model, v.version, v.role).batch_size.observe(len(frames))
         try:
-            batch = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+            batch = protocol.batch_frame(frames)
             return protocol.split(loaded.score(batch), [len(f) for f in frames])
         except Exception:
             # One bad request must not fail the others it was batched with: score alone.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from io import StringIO
 from typing import Any
 
@@ -159,12 +160,31 @@ def read_columns(body: bytes, content_type: str | None) -> dict[str, list[Any]] 
     return None
 
 
-def frame_from_columns(
+@dataclass(frozen=True)
+class Block:
+    """Rows whose columns share one dtype, as a 2-D array: the blocks of concurrent requests
+    stack into one model input far cheaper than a DataFrame each would concatenate."""
+
+    values: np.ndarray
+    columns: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.values, columns=list(self.columns))
+
+
+Rows = Block | pd.DataFrame  # one request's checked rows
+
+
+def rows_from_columns(
     values: dict[str, list[Any]], schema: Schema | None, *, extra: bool = False
-) -> pd.DataFrame | None:
-    """The frame MLflow's enforcement would make of these columns, built directly; None unless
-    every signature column is there with JSON values of exactly its type. ``extra``: other
-    columns may be present (they are left out, as MLflow leaves them out)."""
+) -> Rows | None:
+    """What MLflow's enforcement would make of these columns, built directly: a ``Block`` when
+    the signature's columns share one dtype, else a frame; None unless every signature column
+    is there with JSON values of exactly its type. ``extra``: other columns may be present
+    (they are left out, as MLflow leaves them out)."""
     columns = _simple_columns(schema)
     if columns is None:
         return None
@@ -178,27 +198,49 @@ def frame_from_columns(
             return None
         arrays[name] = array
     kinds = {a.dtype for a in arrays.values()}
-    if len(kinds) == 1 and next(iter(kinds)).kind != "O":  # one block: cheaper to build, score
-        return pd.DataFrame(np.column_stack(list(arrays.values())), columns=names)
+    if len(kinds) == 1 and next(iter(kinds)).kind != "O":
+        return Block(np.column_stack(list(arrays.values())), tuple(names))
     return pd.DataFrame(arrays, columns=names)
+
+
+def frame_from_columns(
+    values: dict[str, list[Any]], schema: Schema | None, *, extra: bool = False
+) -> pd.DataFrame | None:
+    """``rows_from_columns`` as a DataFrame."""
+    rows = rows_from_columns(values, schema, extra=extra)
+    return rows.frame() if isinstance(rows, Block) else rows
+
+
+def batch_frame(parts: Sequence[Rows]) -> pd.DataFrame:
+    """The rows of several requests as one frame, in order (one model call scores them)."""
+    first = parts[0]
+    if len(parts) == 1:
+        return first.frame() if isinstance(first, Block) else first
+    if all(
+        isinstance(p, Block) and p.columns == first.columns and p.values.dtype == first.values.dtype
+        for p in parts
+    ):
+        return pd.DataFrame(np.vstack([p.values for p in parts]), columns=list(first.columns))
+    frames = [p.frame() if isinstance(p, Block) else p for p in parts]
+    return pd.concat(frames, ignore_index=True)
 
 
 def read_simple(
     body: bytes, content_type: str | None, schema: Schema | None
-) -> tuple[pd.DataFrame, dict[str, list[Any]]] | None:
-    """The validated frame of a plain rows body and its columns as sent, or None when MLflow's
+) -> tuple[Rows, dict[str, list[Any]]] | None:
+    """The validated rows of a plain rows body and its columns as sent, or None when MLflow's
     path must read it."""
     if _simple_columns(schema) is None:
         return None
     values = read_columns(body, content_type)
-    frame = None if values is None else frame_from_columns(values, schema)
-    return None if frame is None else (frame, values)
+    rows = None if values is None else rows_from_columns(values, schema)
+    return None if rows is None else (rows, values)
 
 
 def parse_simple(body: bytes, content_type: str | None, schema: Schema | None) -> Any:
     """The validated frame of a plain rows body, or None when MLflow's path must read it."""
     found = read_simple(body, content_type, schema)
-    return None if found is None else found[0]
+    return None if found is None else batch_frame([found[0]])
 
 
 def to_frame(data: Any) -> pd.DataFrame:

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mlflow.models import infer_signature
 from mlflow.pyfunc import scoring_server
+from mlflow.types import ColSpec, Schema
 
 from raylake.errors import InvalidArgumentError
 from raylake.serving import _protocol as protocol
@@ -268,3 +269,21 @@ def test_scorer_skips_only_pyfuncs_second_enforcement(tmp_path) -> None:
 
     plain = Plain()
     assert _scorer(plain) == plain.predict
+
+
+def test_a_batch_of_blocks_is_the_frame_concatenating_their_frames_gives() -> None:
+    schema = Schema([ColSpec("double", "a"), ColSpec("double", "b")])
+    parts = [
+        protocol.rows_from_columns({"a": [1.0, 2.0], "b": [3.0, 4.0]}, schema),
+        protocol.rows_from_columns({"a": [5.5], "b": [-1.0]}, schema),
+    ]
+    assert all(isinstance(p, protocol.Block) for p in parts)
+    expected = pd.concat([p.frame() for p in parts], ignore_index=True)
+    pd.testing.assert_frame_equal(protocol.batch_frame(parts), expected)
+    # Mixed kinds (a block beside a frame of other dtypes) still concatenate, in order.
+    mixed = [parts[0], pd.DataFrame({"a": [7], "b": [8]})]
+    pd.testing.assert_frame_equal(
+        protocol.batch_frame(mixed),
+        pd.concat([parts[0].frame(), mixed[1]], ignore_index=True),
+    )
+    assert protocol.batch_frame(parts[:1]).equals(parts[0].frame())
