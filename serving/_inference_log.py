@@ -42,7 +42,9 @@ from raylake.tables.managed import ManagedTables
 log = logging.getLogger(__name__)
 
 NAMESPACE = "raylake"
-DEFAULT_MAX_RECORDS = 1000
+# A commit's fixed cost (a Parquet file, a Delta log entry, the catalog) is most of the writer's
+# work per record at 1,000 records a commit; the interval still bounds how stale the table is.
+DEFAULT_MAX_RECORDS = 10_000
 DEFAULT_FLUSH_INTERVAL_S = 5.0
 # A table that cannot be written for a long time must not eat the actor's memory: past this
 # many buffered records the oldest are dropped (and counted in ``stats()``).
