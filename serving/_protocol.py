@@ -96,9 +96,27 @@ _SIMPLE_TYPES: dict[str, tuple[np.dtype, tuple[type, ...]]] = {
 }
 
 
-def _simple_columns(schema: Schema | None) -> list[tuple[str, np.dtype, tuple[type, ...]]] | None:
+_SimpleColumns = list[tuple[str, np.dtype, tuple[type, ...]]]
+# Per schema object (a loaded model's, reused for every request): id -> (schema, answer).
+_SIMPLE_CACHE: dict[int, tuple[Schema, _SimpleColumns | None]] = {}
+
+
+def _simple_columns(schema: Schema | None) -> _SimpleColumns | None:
     """A flat signature of required scalar columns as (name, dtype, JSON types), else None."""
-    if schema is None or schema.is_tensor_spec() or not schema.has_input_names():
+    if schema is None:
+        return None
+    cached = _SIMPLE_CACHE.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    if len(_SIMPLE_CACHE) > 64:  # a few models per replica: only stale entries go
+        _SIMPLE_CACHE.clear()
+    answer = _simple_columns_of(schema)
+    _SIMPLE_CACHE[id(schema)] = (schema, answer)
+    return answer
+
+
+def _simple_columns_of(schema: Schema) -> _SimpleColumns | None:
+    if schema.is_tensor_spec() or not schema.has_input_names():
         return None
     out = []
     for spec in schema.inputs:
@@ -109,15 +127,15 @@ def _simple_columns(schema: Schema | None) -> list[tuple[str, np.dtype, tuple[ty
     return out
 
 
-def _column(values: list[Any], dtype: np.dtype, accepted: tuple[type, ...]) -> np.ndarray | None:
+def _fits(values: list[Any], dtype: np.dtype, accepted: tuple[type, ...]) -> bool:
+    """Whether MLflow would take these JSON values for a column of ``dtype`` unchanged."""
     # ``type(v) in`` rather than isinstance: bool is an int, and MLflow treats it differently.
     if not all(type(v) in accepted for v in values):
-        return None
+        return False
     if dtype.kind == "i":
         info = np.iinfo(dtype)
-        if not all(info.min <= v <= info.max for v in values):
-            return None
-    return np.array(values, dtype=dtype)
+        return all(info.min <= v <= info.max for v in values)
+    return True
 
 
 def read_columns(body: bytes, content_type: str | None) -> dict[str, list[Any]] | None:
@@ -191,16 +209,19 @@ def rows_from_columns(
     names = [name for name, _, _ in columns]
     if not (values.keys() >= set(names) if extra else values.keys() == set(names)):
         return None
-    arrays = {}
-    for name, dtype, accepted in columns:
-        array = _column(values[name], dtype, accepted)
-        if array is None:
+    cells = [values[name] for name in names]
+    if not all(len(col) == len(cells[0]) for col in cells):
+        return None
+    dtypes = {dtype for _, dtype, _ in columns}
+    if len(dtypes) == 1 and columns[0][1].kind != "O":  # one dtype: one array, built at once
+        _, dtype, accepted = columns[0]
+        if not _fits([v for col in cells for v in col], dtype, accepted):
             return None
-        arrays[name] = array
-    kinds = {a.dtype for a in arrays.values()}
-    if len(kinds) == 1 and next(iter(kinds)).kind != "O":
-        return Block(np.column_stack(list(arrays.values())), tuple(names))
-    return pd.DataFrame(arrays, columns=names)
+        return Block(np.array(cells, dtype=dtype).T, tuple(names))
+    pairs = list(zip(cells, columns, strict=True))
+    if not all(_fits(col, dtype, accepted) for col, (_, dtype, accepted) in pairs):
+        return None
+    return pd.DataFrame({name: np.array(col, dtype=dtype) for col, (name, dtype, _) in pairs})
 
 
 def frame_from_columns(

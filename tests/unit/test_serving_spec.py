@@ -238,6 +238,41 @@ def test_fast_path_never_disagrees_with_mlflow(rows: list[dict], split: bool) ->
         pd.testing.assert_frame_equal(fast, _slow(raw, MIXED_SCHEMA))
 
 
+ONE_DTYPE = {  # a two-column signature per dtype: the one-array (``Block``) path
+    kind: infer_signature(pd.DataFrame({"p": MIXED[kind], "q": MIXED[kind]})).inputs
+    for kind in ("d", "f", "l", "i", "b")
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=st.sampled_from(sorted(ONE_DTYPE)),
+    data=st.data(),
+    split=st.booleans(),
+)
+def test_fast_path_of_one_dtype_never_disagrees_with_mlflow(
+    kind: str, data: st.DataObject, split: bool
+) -> None:
+    value = _mostly(GOOD[kind], SCALARS)
+    rows = data.draw(st.lists(st.fixed_dictionaries({"p": value, "q": value}), max_size=4))
+    if split:
+        table = [[r["p"], r["q"]] for r in rows]
+        body = {"dataframe_split": {"columns": ["p", "q"], "data": table}}
+    else:
+        body = {"dataframe_records": rows}
+    raw = json.dumps(body).encode()
+    fast = protocol.parse_simple(raw, "application/json", ONE_DTYPE[kind])
+    if fast is not None:
+        pd.testing.assert_frame_equal(fast, _slow(raw, ONE_DTYPE[kind]))
+
+
+def test_rows_of_one_dtype_are_read_as_one_block() -> None:
+    raw = json.dumps({"dataframe_records": [{"p": 1.5, "q": 2}, {"p": 3, "q": 4.5}]}).encode()
+    rows, given = protocol.read_simple(raw, "application/json", ONE_DTYPE["d"])
+    assert isinstance(rows, protocol.Block) and given == {"p": [1.5, 3], "q": [2, 4.5]}
+    pd.testing.assert_frame_equal(rows.frame(), _slow(raw, ONE_DTYPE["d"]))
+
+
 def test_records_json_reads_back_as_the_rows() -> None:
     plain = {"a": [1, 2], "b": ["x", None], "c": [0.5, 1.5]}
     assert json.loads(records_json(plain)) == [
