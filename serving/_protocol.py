@@ -224,14 +224,6 @@ def rows_from_columns(
     return pd.DataFrame({name: np.array(col, dtype=dtype) for col, (name, dtype, _) in pairs})
 
 
-def frame_from_columns(
-    values: dict[str, list[Any]], schema: Schema | None, *, extra: bool = False
-) -> pd.DataFrame | None:
-    """``rows_from_columns`` as a DataFrame."""
-    rows = rows_from_columns(values, schema, extra=extra)
-    return rows.frame() if isinstance(rows, Block) else rows
-
-
 def batch_frame(parts: Sequence[Rows]) -> pd.DataFrame:
     """The rows of several requests as one frame, in order (one model call scores them)."""
     first = parts[0]
