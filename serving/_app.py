@@ -28,7 +28,7 @@ from ray import serve
 
 from raylake.errors import InvalidTokenError, PermissionDeniedError
 from raylake.serving import _protocol as protocol
-from raylake.serving._asgi import InvocationsFirst, too_large
+from raylake.serving._asgi import InvocationsFirst, read_body
 from raylake.serving._metrics import EndpointMetrics
 from raylake.serving._online import OnlineFeatures
 from raylake.serving._openapi import INVOCATIONS_OPENAPI, describe_schema
@@ -114,19 +114,6 @@ def _predict_alone(loaded: Loaded, rows: Any) -> Any:
         return loaded.score(protocol.batch_frame([rows]))
     except Exception as exc:  # noqa: BLE001 - the model refused this input: a 4xx, not a 500
         return protocol.BadRequest(f"the model could not score the input: {exc}"[:500])
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise too_large(limit)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _writer(name: str, settings: Settings) -> Any:
@@ -255,11 +242,11 @@ class ModelEndpoint:
     async def invocations(self, request: Request) -> Response:
         # Documents the route; requests normally reach _invoke through InvocationsFirst.
         status, payload, headers = await self._invoke(
-            request.headers, lambda limit: _read_body(request, limit)
+            request.headers, lambda limit: read_body(request.receive, request.headers, limit)
         )
         return Response(payload, status_code=status, media_type=protocol.JSON, headers=headers)
 
-    async def _invoke(self, headers: Any, read_body: Any) -> tuple[int, bytes, dict[str, str]]:
+    async def _invoke(self, headers: Any, body_of: Any) -> tuple[int, bytes, dict[str, str]]:
         """Score one request: (HTTP status, JSON body, extra headers); 4xx for bad input."""
         start = time.perf_counter()
         self._in_flight += 1
@@ -267,7 +254,7 @@ class ModelEndpoint:
             if self._gate is not None:
                 await _authorize(self._gate, self._name, headers.get("authorization"))
             chosen = self._pick()
-            body = await read_body(self._spec.max_body_bytes)
+            body = await body_of(self._spec.max_body_bytes)
             frame, given, used = await self._inputs(body, headers.get("content-type"), chosen)
             await asyncio.sleep(0)  # let requests already queued on the loop count themselves
             if self._in_flight == 1:
